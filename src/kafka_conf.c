@@ -1,0 +1,65 @@
+/* kafka_conf.c -- see kafka_conf.h for the contract. */
+#include "kafka_conf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Properties cdc-writer sets itself; the pass-through may not touch them. */
+static const struct {
+    const char *name;
+    const char *why;
+} reserved[] = {
+    {"group.id", "set CONSUMER_GROUP_ID instead"},
+    {"enable.auto.commit", "cdc-writer commits offsets itself, after the data is stored"},
+    {"enable.auto.offset.store", "cdc-writer stores offsets itself, after the data is stored"},
+    {"bootstrap.servers", "set KAFKA_BOOTSTRAP_SERVERS instead"},
+    {"metadata.broker.list", "set KAFKA_BOOTSTRAP_SERVERS instead"},
+};
+
+static bool set(rd_kafka_conf_t *conf, const char *env_name, const char *name, const char *value,
+                bool secret, struct config_errors *errs)
+{
+    char why[512];
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof why) == RD_KAFKA_CONF_OK)
+        return true;
+    if (secret)
+        config_errors_add(errs, "%s: librdkafka rejects the value of property %s (value hidden)",
+                          env_name, name);
+    else
+        config_errors_add(errs, "%s='%s': librdkafka rejects property %s: %s", env_name, value,
+                          name, why);
+    return false;
+}
+
+rd_kafka_conf_t *kafka_conf_build(const struct config *cfg, struct config_errors *errs)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    size_t before = errs->count;
+    set(conf, "KAFKA_BOOTSTRAP_SERVERS", "bootstrap.servers", cfg->kafka_bootstrap_servers, false,
+        errs);
+    set(conf, "CONSUMER_GROUP_ID", "group.id", cfg->consumer_group_id, false, errs);
+    set(conf, "(built-in)", "enable.auto.commit", "false", false, errs);
+    set(conf, "(built-in)", "enable.auto.offset.store", "false", false, errs);
+    set(conf, "(built-in)", "auto.offset.reset", "earliest", false, errs);
+    set(conf, "(built-in)", "partition.assignment.strategy", "cooperative-sticky", false, errs);
+    set(conf, "(built-in)", "client.id", "cdc-writer", false, errs);
+
+    for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
+        const struct kafka_property *p = &cfg->kafka_props[i];
+        bool refused = false;
+        for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++) {
+            if (strcmp(p->name, reserved[r].name) == 0) {
+                config_errors_add(errs, "%s: property %s cannot be overridden: %s", p->env_name,
+                                  p->name, reserved[r].why);
+                refused = true;
+            }
+        }
+        if (!refused)
+            set(conf, p->env_name, p->name, p->value, p->secret, errs);
+    }
+    if (errs->count != before) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}

@@ -1,0 +1,277 @@
+/* kafka_tool -- produce and consume for tests, JSON lines in and out.
+ *
+ *   kafka_tool produce BOOTSTRAP
+ *       reads JSON lines from stdin:
+ *         {"topic":"t","partition":0,"key":"k","value":"v","timestamp":1700000000000}
+ *       "value": null produces a tombstone; "value_hex" gives raw bytes;
+ *       "partition" and "timestamp" are optional. Prints one line per message:
+ *         {"topic":"t","partition":0,"offset":5}
+ *       and exits non-zero if any delivery failed.
+ *
+ *   kafka_tool consume BOOTSTRAP GROUP PATTERN COUNT TIMEOUT_MS [--commit]
+ *       joins GROUP subscribed to PATTERN (a regex when it starts with ^),
+ *       prints each message as a JSON line (topic, partition, offset, key,
+ *       value or null, timestamp) until COUNT messages or TIMEOUT_MS pass;
+ *       exit 0 when COUNT were read, 3 on time-out.
+ *
+ *   kafka_tool committed BOOTSTRAP GROUP TOPIC PARTITIONS
+ *       prints {"partition":N,"offset":O} per partition (-1001: none).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+#include <librdkafka/rdkafka.h>
+
+static int failures;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "topic", rd_kafka_topic_name(m->rkt));
+    cJSON_AddNumberToObject(o, "partition", m->partition);
+    cJSON_AddNumberToObject(o, "offset", (double)m->offset);
+    if (m->err) {
+        cJSON_AddStringToObject(o, "error", rd_kafka_err2str(m->err));
+        failures++;
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static int hex_decode(const char *hex, unsigned char **out, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2)
+        return -1;
+    *out = malloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            free(*out);
+            return -1;
+        }
+        (*out)[i] = (unsigned char)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *bootstrap)
+{
+    char err[512];
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (rk == NULL) {
+        fprintf(stderr, "kafka_tool: %s\n", err);
+        exit(2);
+    }
+    return rk;
+}
+
+static int produce(const char *bootstrap)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf, bootstrap);
+
+    size_t cap = 1 << 16;
+    char *line = malloc(cap);
+    size_t len = 0;
+    int c;
+    int lineno = 0;
+    for (;;) {
+        c = getchar();
+        if (c != '\n' && c != EOF) {
+            if (len + 1 >= cap)
+                line = realloc(line, cap *= 2);
+            line[len++] = (char)c;
+            continue;
+        }
+        line[len] = '\0';
+        if (len > 0) {
+            lineno++;
+            cJSON *o = cJSON_Parse(line);
+            if (o == NULL) {
+                fprintf(stderr, "kafka_tool: line %d is not JSON\n", lineno);
+                return 2;
+            }
+            const cJSON *topic = cJSON_GetObjectItem(o, "topic");
+            const cJSON *part = cJSON_GetObjectItem(o, "partition");
+            const cJSON *key = cJSON_GetObjectItem(o, "key");
+            const cJSON *value = cJSON_GetObjectItem(o, "value");
+            const cJSON *value_hex = cJSON_GetObjectItem(o, "value_hex");
+            const cJSON *ts = cJSON_GetObjectItem(o, "timestamp");
+            unsigned char *vbuf = NULL;
+            size_t vlen = 0;
+            if (cJSON_IsString(value_hex)) {
+                if (hex_decode(value_hex->valuestring, &vbuf, &vlen) != 0) {
+                    fprintf(stderr, "kafka_tool: line %d: bad value_hex\n", lineno);
+                    return 2;
+                }
+            } else if (cJSON_IsString(value)) {
+                vbuf = (unsigned char *)strdup(value->valuestring);
+                vlen = strlen(value->valuestring);
+            }
+            rd_kafka_resp_err_t e;
+            do {
+                e = rd_kafka_producev(
+                    rk, RD_KAFKA_V_TOPIC(cJSON_GetStringValue(topic)),
+                    RD_KAFKA_V_PARTITION(cJSON_IsNumber(part) ? part->valueint : RD_KAFKA_PARTITION_UA),
+                    RD_KAFKA_V_KEY(cJSON_IsString(key) ? key->valuestring : NULL,
+                                   cJSON_IsString(key) ? strlen(key->valuestring) : 0),
+                    RD_KAFKA_V_VALUE(vbuf, vlen),
+                    RD_KAFKA_V_TIMESTAMP(cJSON_IsNumber(ts) ? (int64_t)ts->valuedouble : 0),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                    rd_kafka_poll(rk, 100);
+            } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+            if (e) {
+                fprintf(stderr, "kafka_tool: line %d: %s\n", lineno, rd_kafka_err2str(e));
+                failures++;
+            }
+            free(vbuf);
+            cJSON_Delete(o);
+            rd_kafka_poll(rk, 0);
+        }
+        len = 0;
+        if (c == EOF)
+            break;
+    }
+    free(line);
+    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "kafka_tool: flush timed out\n");
+        failures++;
+    }
+    rd_kafka_destroy(rk);
+    return failures ? 1 : 0;
+}
+
+static void print_message(const rd_kafka_message_t *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "topic", rd_kafka_topic_name(m->rkt));
+    cJSON_AddNumberToObject(o, "partition", m->partition);
+    cJSON_AddNumberToObject(o, "offset", (double)m->offset);
+    if (m->key) {
+        char *k = strndup(m->key, m->key_len);
+        cJSON_AddStringToObject(o, "key", k);
+        free(k);
+    } else {
+        cJSON_AddNullToObject(o, "key");
+    }
+    if (m->payload) {
+        char *v = strndup(m->payload, m->len);
+        cJSON_AddStringToObject(o, "value", v);
+        free(v);
+    } else {
+        cJSON_AddNullToObject(o, "value");
+    }
+    cJSON_AddNumberToObject(o, "timestamp", (double)rd_kafka_message_timestamp(m, NULL));
+    char *s = cJSON_PrintUnformatted(o);
+    printf("%s\n", s);
+    fflush(stdout);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static rd_kafka_t *new_consumer(const char *bootstrap, const char *group)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(conf, "session.timeout.ms", "6000", err, sizeof err);
+    rd_kafka_conf_set(conf, "heartbeat.interval.ms", "500", err, sizeof err);
+    rd_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "1000", err, sizeof err);
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf, bootstrap);
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+static int consume(const char *bootstrap, const char *group, const char *pattern, long count,
+                   long timeout_ms, int commit)
+{
+    rd_kafka_t *rk = new_consumer(bootstrap, group);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, pattern, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e) {
+        fprintf(stderr, "kafka_tool: subscribe: %s\n", rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return 2;
+    }
+    long got = 0;
+    long long deadline = now_ms() + timeout_ms;
+    while (got < count && now_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m == NULL)
+            continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                fprintf(stderr, "kafka_tool: %s\n", rd_kafka_message_errstr(m));
+        } else {
+            print_message(m);
+            got++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (commit && got > 0)
+        rd_kafka_commit(rk, NULL, 0);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got >= count ? 0 : 3;
+}
+
+static int committed(const char *bootstrap, const char *group, const char *topic, int partitions)
+{
+    rd_kafka_t *rk = new_consumer(bootstrap, group);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(list, topic, p);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, list, 10000);
+    int status = 0;
+    if (e) {
+        fprintf(stderr, "kafka_tool: committed: %s\n", rd_kafka_err2str(e));
+        status = 1;
+    } else {
+        for (int i = 0; i < list->cnt; i++)
+            printf("{\"partition\":%d,\"offset\":%lld}\n", list->elems[i].partition,
+                   (long long)list->elems[i].offset);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "produce") == 0)
+        return produce(argv[2]);
+    if (argc >= 7 && strcmp(argv[1], "consume") == 0)
+        return consume(argv[2], argv[3], argv[4], atol(argv[5]), atol(argv[6]),
+                       argc >= 8 && strcmp(argv[7], "--commit") == 0);
+    if (argc >= 6 && strcmp(argv[1], "committed") == 0)
+        return committed(argv[2], argv[3], argv[4], atoi(argv[5]));
+    fprintf(stderr, "usage: kafka_tool produce|consume|committed ... (see the source header)\n");
+    return 2;
+}
