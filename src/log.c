@@ -132,15 +132,15 @@ static void format_timestamp(char *out, size_t size)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
-    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000L);
+    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now.tv_nsec / 1000000L) % 1000);
 }
 
 void log_write(const struct log *lg, enum log_level level, const char *fmt, ...)
 {
     if (!log_enabled(lg, level))
         return;
-    char ts[40];
+    char ts[96];
     format_timestamp(ts, sizeof ts);
 
     struct line msg = {.buf = NULL, .len = 0, .cap = sizeof msg.small};

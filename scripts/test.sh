@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds cdc-writer twice (a
+# normal build and one with AddressSanitizer + UndefinedBehaviorSanitizer),
+# and runs every test (unit, command line, harness and end-to-end) in both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+for variant in build build-asan; do
+    sanitize=OFF
+    [ "$variant" = build-asan ] && sanitize=ON
+    echo "=== $variant (sanitizers: $sanitize)"
+    cmake -S . -B "$variant" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDCW_SANITIZE="$sanitize" >/dev/null
+    cmake --build "$variant" -j "$jobs"
+    (cd "$variant" && ctest --output-on-failure -j "$jobs")
+done

@@ -1,0 +1,37 @@
+// s3_server.mjs -- s3rver (a local S3 implementation) in its own process.
+//
+//   node --openssl-legacy-provider tests/harness/s3_server.mjs DIR [BUCKET...]
+//
+// Serves path-style S3 on 127.0.0.1 at a random port, storing objects under
+// DIR, with the given buckets created. Prints its base URL on the first line
+// of stdout. Exits when stdin closes (its parent went away) or on SIGTERM.
+// s3rver does NOT verify request signatures: the signer has its own tests.
+import S3rver from 's3rver';
+
+const [dir, ...buckets] = process.argv.slice(2);
+if (!dir) {
+  console.error('usage: s3_server.mjs DIR [BUCKET...]');
+  process.exit(2);
+}
+
+const server = new S3rver({
+  address: '127.0.0.1',
+  port: 0,
+  silent: true,
+  directory: dir,
+  configureBuckets: buckets.map((name) => ({ name })),
+});
+const { port } = await server.run();
+process.stdout.write(`http://127.0.0.1:${port}\n`);
+
+let closing = false;
+async function shutdown() {
+  if (closing) return;
+  closing = true;
+  await server.close();
+  process.exit(0);
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+process.stdin.on('end', shutdown);
+process.stdin.resume();

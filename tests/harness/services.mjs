@@ -1,0 +1,207 @@
+// services.mjs -- starts the real local services tests need, each in its own
+// process on 127.0.0.1 with a random port, and stops exactly what it started.
+//
+//   const kafka = await startKafka({ topics: ['cdc.x.public.t:2'] });
+//   kafka.bootstrap                      "127.0.0.1:PORT"
+//   await kafka.command('broker_down 1') fault injection (see tests/tools/mock_kafka.c)
+//   const s3 = await startS3({ buckets: ['datalake'] });   s3.url, s3.dir
+//   const prefect = await startPrefect({ deployments: ['flow/deployment'] });
+//   prefect.url ("http://127.0.0.1:PORT/api"), await prefect.requests(), prefect.fail({...})
+//   await stopAll()                       stops every service this module started
+//
+// Binaries come from the environment CTest sets (CDCW_MOCK_KAFKA, CDCW_KAFKA_TOOL,
+// CDCW_BIN), or from ./build when run by hand.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = join(here, '..', '..');
+
+function builtBinary(envName, name) {
+  if (process.env[envName]) return process.env[envName];
+  for (const p of [join(repoRoot, 'build', 'tests', name), join(repoRoot, 'build', name)]) {
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`${envName} is not set and ${name} is not built in ./build`);
+}
+
+export const binaries = {
+  get mockKafka() { return builtBinary('CDCW_MOCK_KAFKA', 'mock_kafka'); },
+  get kafkaTool() { return builtBinary('CDCW_KAFKA_TOOL', 'kafka_tool'); },
+  get cdcWriter() { return builtBinary('CDCW_BIN', 'cdc-writer'); },
+};
+
+const running = new Set();
+
+// Spawns a service that prints its address on the first stdout line. Its
+// stdin stays open: closing it (or our death) makes the service exit.
+function spawnService(name, command, args, { timeoutMs = 20000, env } = {}) {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
+  const lines = createInterface({ input: child.stdout });
+  const waiting = [];
+  const stderr = [];
+  child.stderr.on('data', (d) => stderr.push(d));
+  let first = null;
+  const firstLine = new Promise((resolve, reject) => {
+    first = { resolve, reject };
+  });
+  let gotFirst = false;
+  lines.on('line', (line) => {
+    if (!gotFirst) {
+      gotFirst = true;
+      first.resolve(line.trim());
+    } else if (waiting.length) {
+      waiting.shift()(line);
+    }
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  exited.then(({ code, signal }) => {
+    if (!gotFirst) {
+      first.reject(new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready: ${Buffer.concat(stderr)}`));
+    }
+    for (const w of waiting.splice(0)) w(null);
+  });
+  const timer = setTimeout(() => {
+    if (!gotFirst) first.reject(new Error(`${name} did not start within ${timeoutMs} ms`));
+  }, timeoutMs);
+  const service = {
+    name,
+    pid: child.pid,
+    child,
+    exited,
+    stderr: () => Buffer.concat(stderr).toString(),
+    // Sends one control line; resolves with the service's one-line answer.
+    command(line) {
+      return new Promise((resolve) => {
+        waiting.push(resolve);
+        child.stdin.write(`${line}\n`);
+      });
+    },
+    async stop() {
+      running.delete(service);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(killer);
+      }
+      service.cleanup?.();
+    },
+  };
+  running.add(service);
+  return firstLine.finally(() => clearTimeout(timer)).then((address) => ({ service, address }));
+}
+
+export async function startKafka({ brokers = 1, topics = [] } = {}) {
+  const args = ['--brokers', String(brokers)];
+  for (const t of topics) args.push('--topic', t);
+  const { service, address } = await spawnService('mock_kafka', binaries.mockKafka, args);
+  service.bootstrap = address;
+  return service;
+}
+
+export async function startS3({ buckets = ['datalake'] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'cdcw-s3-'));
+  const { service, address } = await spawnService('s3rver', process.execPath, [
+    '--openssl-legacy-provider', join(here, 's3_server.mjs'), dir, ...buckets,
+  ]);
+  service.url = address;
+  service.dir = dir;
+  service.cleanup = () => rmSync(dir, { recursive: true, force: true });
+  return service;
+}
+
+export async function startPrefect({ deployments = [] } = {}) {
+  const { service, address } = await spawnService('prefect_double', process.execPath, [
+    join(here, 'prefect_double.mjs'), ...deployments,
+  ]);
+  service.url = address;
+  const base = address.replace(/\/api$/, '');
+  service.requests = async () => (await fetch(`${base}/_control/requests`)).json();
+  service.fail = async (spec) => fetch(`${base}/_control/fail`, {
+    method: 'POST', body: JSON.stringify(spec),
+  });
+  service.addDeployment = async (flow, deployment) => (await fetch(`${base}/_control/deployments`, {
+    method: 'POST', body: JSON.stringify({ flow, deployment }),
+  })).json();
+  return service;
+}
+
+export async function stopAll() {
+  await Promise.all([...running].map((s) => s.stop()));
+}
+
+// Runs a command to completion; resolves with { code, stdout, stderr }.
+export function run(command, args, { input, env, timeoutMs = 120000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+const jsonLines = (text) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+// Produces messages ({topic, partition?, key?, value|null, value_hex?, timestamp?});
+// resolves with one {topic, partition, offset} per message.
+export async function produce(bootstrap, messages) {
+  const input = messages.map((m) => JSON.stringify(m)).join('\n');
+  const r = await run(binaries.kafkaTool, ['produce', bootstrap], { input });
+  if (r.code !== 0) throw new Error(`produce failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return jsonLines(r.stdout);
+}
+
+// Reads `count` messages as consumer group `group` subscribed to `pattern`,
+// from another process. Resolves with the messages; rejects on time-out.
+export async function consume(bootstrap, group, pattern, count, timeoutMs = 30000, { commit = false } = {}) {
+  const args = ['consume', bootstrap, group, pattern, String(count), String(timeoutMs)];
+  if (commit) args.push('--commit');
+  const r = await run(binaries.kafkaTool, args, { timeoutMs: timeoutMs + 30000 });
+  const messages = jsonLines(r.stdout);
+  if (r.code !== 0) throw new Error(`consume got ${messages.length} of ${count} messages: ${r.stderr}`);
+  return messages;
+}
+
+// Committed offsets of `group` on `topic` partitions 0..partitions-1.
+export async function committedOffsets(bootstrap, group, topic, partitions) {
+  const r = await run(binaries.kafkaTool, ['committed', bootstrap, group, topic, String(partitions)]);
+  if (r.code !== 0) throw new Error(`committed failed: ${r.stderr}`);
+  return jsonLines(r.stdout);
+}
+
+// Waits until predicate() is truthy (polling a condition the test can observe).
+export async function waitFor(predicate, { timeoutMs = 30000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+// True when a process with this pid still exists.
+export function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
