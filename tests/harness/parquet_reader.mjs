@@ -22,11 +22,12 @@ function sqlString(text) {
   return `'${String(text).replaceAll("'", "''")}'`;
 }
 
-export async function query(sql) {
+// Rows of a query: JSON-safe values, or JS values ({ js: true }: NaN, BigInt, arrays).
+export async function query(sql, { js = false } = {}) {
   const conn = await connection();
   try {
     const reader = await conn.runAndReadAll(sql);
-    return reader.getRowObjectsJson();
+    return js ? reader.getRowObjectsJS() : reader.getRowObjectsJson();
   } finally {
     conn.closeSync();
   }

@@ -2,13 +2,18 @@
  * JSON description, so tests can check it with independent readers.
  *
  *   parquet_fixture SPEC.json OUT.parquet
+ *   parquet_fixture --many SPECS.json OUTDIR   (SPECS: a JSON array; writes OUTDIR/<i>.parquet
+ *                                               and prints one line "<i> ok|error: ...")
  *
  * SPEC: {"options": {"codec": "snappy|zstd|gzip|none", "row_group_bytes": N,
  *                    "page_bytes": N, "page_rows": N, "dictionary": bool,
  *                    "dictionary_limit": N},
  *        "columns": [{"name", "type", "optional", "list", "precision", "scale", "utc"}],
  *        "rows": [[value, ...], ...],
- *        "metadata": {"key": "value"}}
+ *        "metadata": {"key": "value"},
+ *        "generate": N}   (instead of rows: N rows from each column's "gen":
+ *                          "id" -> i, "unique" -> "row-<i>-<i*7919 % 1000003>",
+ *                          "card:K" -> "c<i % K>")
  * type is a pq_column_type name without the PQ_ prefix (INT32, STRING, ...).
  * Values: null; true/false; numbers; 64-bit integers and decimal unscaled
  * values as strings; "NaN", "Infinity", "-Infinity", "-0" for floats; BINARY
@@ -244,107 +249,180 @@ static bool append_value(struct pq_writer *w, size_t col, const struct pq_column
     }
 }
 
-int main(int argc, char **argv)
+/* Appends generated row i of column c (see "generate" in the header). */
+static bool append_generated(struct pq_writer *w, size_t col, const char *gen, long long i)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: parquet_fixture SPEC.json OUT.parquet\n");
-        return 2;
+    char text[64];
+    if (strcmp(gen, "id") == 0)
+        return pq_append_i64(w, col, i);
+    if (strcmp(gen, "unique") == 0) {
+        int n = snprintf(text, sizeof text, "row-%lld-%lld", i, (i * 7919) % 1000003);
+        return pq_append_bytes(w, col, text, (size_t)n);
     }
-    char *text = read_file(argv[1]);
-    cJSON *spec = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (spec == NULL) {
-        fprintf(stderr, "parquet_fixture: cannot read JSON from %s\n", argv[1]);
-        return 2;
+    if (strncmp(gen, "card:", 5) == 0) {
+        int n = snprintf(text, sizeof text, "c%lld", i % atoll(gen + 5));
+        return pq_append_bytes(w, col, text, (size_t)n);
     }
-    struct pq_options opts;
-    pq_options_default(&opts);
-    const cJSON *o = cJSON_GetObjectItem(spec, "options");
+    fprintf(stderr, "parquet_fixture: unknown generator '%s'\n", gen);
+    return false;
+}
+
+static void read_options(const cJSON *o, struct pq_options *opts)
+{
+    pq_options_default(opts);
     const cJSON *x;
     if ((x = cJSON_GetObjectItem(o, "codec")) != NULL) {
         const char *c = x->valuestring;
-        opts.codec = strcmp(c, "zstd") == 0   ? PQ_CODEC_ZSTD
-                     : strcmp(c, "gzip") == 0 ? PQ_CODEC_GZIP
-                     : strcmp(c, "none") == 0 ? PQ_CODEC_UNCOMPRESSED
-                                              : PQ_CODEC_SNAPPY;
+        opts->codec = strcmp(c, "zstd") == 0   ? PQ_CODEC_ZSTD
+                      : strcmp(c, "gzip") == 0 ? PQ_CODEC_GZIP
+                      : strcmp(c, "none") == 0 ? PQ_CODEC_UNCOMPRESSED
+                                               : PQ_CODEC_SNAPPY;
     }
     if ((x = cJSON_GetObjectItem(o, "row_group_bytes")) != NULL)
-        opts.row_group_bytes = (size_t)x->valuedouble;
+        opts->row_group_bytes = (size_t)x->valuedouble;
     if ((x = cJSON_GetObjectItem(o, "page_bytes")) != NULL)
-        opts.page_bytes = (size_t)x->valuedouble;
+        opts->page_bytes = (size_t)x->valuedouble;
     if ((x = cJSON_GetObjectItem(o, "page_rows")) != NULL)
-        opts.page_rows = (size_t)x->valuedouble;
+        opts->page_rows = (size_t)x->valuedouble;
     if ((x = cJSON_GetObjectItem(o, "dictionary_limit")) != NULL)
-        opts.dictionary_limit = (size_t)x->valuedouble;
+        opts->dictionary_limit = (size_t)x->valuedouble;
     if ((x = cJSON_GetObjectItem(o, "dictionary")) != NULL)
-        opts.dictionary = cJSON_IsTrue(x);
+        opts->dictionary = cJSON_IsTrue(x);
+}
 
+static void read_column(const cJSON *col, struct pq_column_spec *spec)
+{
+    spec->name = cJSON_GetStringValue(cJSON_GetObjectItem(col, "name"));
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(col, "type"));
+    spec->type = (enum pq_column_type)-1;
+    for (size_t k = 0; t && k < sizeof type_names / sizeof type_names[0]; k++)
+        if (strcmp(t, type_names[k]) == 0)
+            spec->type = (enum pq_column_type)k;
+    spec->optional = cJSON_IsTrue(cJSON_GetObjectItem(col, "optional"));
+    spec->list = cJSON_IsTrue(cJSON_GetObjectItem(col, "list"));
+    const cJSON *p = cJSON_GetObjectItem(col, "precision");
+    const cJSON *s = cJSON_GetObjectItem(col, "scale");
+    spec->precision = p ? p->valueint : 0;
+    spec->scale = s ? s->valueint : 0;
+    spec->adjusted_to_utc = !cJSON_IsFalse(cJSON_GetObjectItem(col, "utc"));
+}
+
+static bool append_row(struct pq_writer *w, const struct pq_column_spec *specs, size_t ncols,
+                       const cJSON *row)
+{
+    for (size_t c = 0; c < ncols; c++) {
+        const cJSON *v = cJSON_GetArrayItem(row, (int)c);
+        bool ok;
+        if (specs[c].list && cJSON_IsArray(v)) {
+            ok = pq_list_begin(w, c);
+            const cJSON *e;
+            cJSON_ArrayForEach(e, v) ok = ok && append_value(w, c, &specs[c], e);
+            ok = ok && pq_list_end(w, c);
+        } else {
+            ok = append_value(w, c, &specs[c], v);
+        }
+        if (!ok)
+            return false;
+    }
+    return pq_end_row(w);
+}
+
+/* Writes one file; returns NULL or a malloc'd error text. */
+static char *write_one(const cJSON *spec, const char *path)
+{
+    struct pq_options opts;
+    read_options(cJSON_GetObjectItem(spec, "options"), &opts);
     const cJSON *cols = cJSON_GetObjectItem(spec, "columns");
     size_t ncols = (size_t)cJSON_GetArraySize(cols);
     struct pq_column_spec *specs = calloc(ncols ? ncols : 1, sizeof *specs);
-    for (size_t c = 0; c < ncols; c++) {
-        const cJSON *col = cJSON_GetArrayItem(cols, (int)c);
-        specs[c].name = cJSON_GetStringValue(cJSON_GetObjectItem(col, "name"));
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(col, "type"));
-        specs[c].type = (enum pq_column_type)-1;
-        for (size_t k = 0; t && k < sizeof type_names / sizeof type_names[0]; k++)
-            if (strcmp(t, type_names[k]) == 0)
-                specs[c].type = (enum pq_column_type)k;
-        specs[c].optional = cJSON_IsTrue(cJSON_GetObjectItem(col, "optional"));
-        specs[c].list = cJSON_IsTrue(cJSON_GetObjectItem(col, "list"));
-        specs[c].precision = cJSON_GetObjectItem(col, "precision")
-                                 ? cJSON_GetObjectItem(col, "precision")->valueint
-                                 : 0;
-        specs[c].scale =
-            cJSON_GetObjectItem(col, "scale") ? cJSON_GetObjectItem(col, "scale")->valueint : 0;
-        specs[c].adjusted_to_utc = !cJSON_IsFalse(cJSON_GetObjectItem(col, "utc"));
-    }
-    FILE *out = fopen(argv[2], "wb");
+    for (size_t c = 0; c < ncols; c++)
+        read_column(cJSON_GetArrayItem(cols, (int)c), &specs[c]);
+    FILE *out = fopen(path, "wb");
     if (out == NULL) {
-        fprintf(stderr, "parquet_fixture: cannot open %s\n", argv[2]);
-        return 2;
+        free(specs);
+        return strdup("cannot open the output file");
     }
     const char *why = NULL;
+    char *error = NULL;
     struct pq_writer *w = pq_writer_new(specs, ncols, &opts, file_sink, out, &why);
-    int status = 0;
     if (w == NULL) {
-        fprintf(stderr, "parquet_fixture: %s\n", why);
-        status = 1;
+        error = strdup(why);
         goto done;
     }
     const cJSON *kv;
     cJSON_ArrayForEach(kv, cJSON_GetObjectItem(spec, "metadata"))
         pq_writer_add_metadata(w, kv->string, kv->valuestring);
-    const cJSON *row;
-    cJSON_ArrayForEach(row, cJSON_GetObjectItem(spec, "rows"))
-    {
-        for (size_t c = 0; c < ncols && status == 0; c++) {
-            const cJSON *v = cJSON_GetArrayItem(row, (int)c);
-            bool ok;
-            if (specs[c].list && cJSON_IsArray(v)) {
-                ok = pq_list_begin(w, c);
-                const cJSON *e;
-                cJSON_ArrayForEach(e, v) ok = ok && append_value(w, c, &specs[c], e);
-                ok = ok && pq_list_end(w, c);
-            } else {
-                ok = append_value(w, c, &specs[c], v);
-            }
-            if (!ok)
-                status = 1;
+    bool ok = true;
+    const cJSON *gen = cJSON_GetObjectItem(spec, "generate");
+    if (cJSON_IsNumber(gen)) {
+        for (long long i = 0; ok && i < (long long)gen->valuedouble; i++) {
+            for (size_t c = 0; ok && c < ncols; c++)
+                ok = append_generated(w, c,
+                                      cJSON_GetStringValue(cJSON_GetObjectItem(
+                                          cJSON_GetArrayItem(cols, (int)c), "gen")),
+                                      i);
+            ok = ok && pq_end_row(w);
         }
-        if (status != 0 || !pq_end_row(w)) {
-            status = 1;
-            break;
+    } else {
+        const cJSON *row;
+        cJSON_ArrayForEach(row, cJSON_GetObjectItem(spec, "rows"))
+        {
+            if (!(ok = append_row(w, specs, ncols, row)))
+                break;
         }
     }
-    if (status == 0 && !pq_writer_close(w))
-        status = 1;
-    if (status != 0)
-        fprintf(stderr, "parquet_fixture: %s\n", pq_writer_error(w));
+    if (!ok || !pq_writer_close(w))
+        error = strdup(pq_writer_error(w));
 done:
     pq_writer_free(w);
-    fclose(out);
+    if (fclose(out) != 0 && error == NULL)
+        error = strdup("cannot write the output file");
     free(specs);
+    return error;
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *text = read_file(path);
+    cJSON *json = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (json == NULL)
+        fprintf(stderr, "parquet_fixture: cannot read JSON from %s\n", path);
+    return json;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--many") == 0) {
+        cJSON *specs = read_json(argv[2]);
+        if (specs == NULL)
+            return 2;
+        int i = 0;
+        const cJSON *spec;
+        cJSON_ArrayForEach(spec, specs)
+        {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%d.parquet", argv[3], i);
+            char *error = write_one(spec, path);
+            printf("%d %s%s\n", i, error ? "error: " : "ok", error ? error : "");
+            free(error);
+            i++;
+        }
+        cJSON_Delete(specs);
+        return 0;
+    }
+    if (argc != 3) {
+        fprintf(stderr, "usage: parquet_fixture SPEC.json OUT.parquet | --many SPECS.json OUTDIR\n");
+        return 2;
+    }
+    cJSON *spec = read_json(argv[1]);
+    if (spec == NULL)
+        return 2;
+    char *error = write_one(spec, argv[2]);
+    int status = error != NULL;
+    if (error != NULL)
+        fprintf(stderr, "parquet_fixture: %s\n", error);
+    free(error);
     cJSON_Delete(spec);
     return status;
 }
