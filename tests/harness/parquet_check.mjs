@@ -120,7 +120,16 @@ export async function readWithDuckDB(spec, file) {
     const expr = col.list ? `list_transform(${c}, x -> ${duckdbScalarExpr(col, 'x')})` : duckdbScalarExpr(col, c);
     return `${expr} AS ${quoteIdent(col.name)}`;
   });
-  return query(`SELECT ${select.join(', ')} FROM read_parquet(${sqlString(file)})`, { js: true });
+  const rows = await query(`SELECT ${select.join(', ')} FROM read_parquet(${sqlString(file)})`, { js: true });
+  // DuckDB prints DECIMAL(p, p) without the leading zero ("-.05"); bring it to "-0.05".
+  const fix = (v) => (typeof v === 'string' ? v.replace(/^(-?)\./, '$10.') : v);
+  for (const col of spec.columns.filter((c) => c.type === 'DECIMAL')) {
+    for (const row of rows) {
+      const v = row[col.name];
+      row[col.name] = Array.isArray(v) ? v.map(fix) : fix(v);
+    }
+  }
+  return rows;
 }
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
