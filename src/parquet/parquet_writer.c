@@ -28,6 +28,9 @@
 
 #define STATS_MAX_BYTES 4096 /* longer byte-array min/max are not written */
 #define BYTE_ARRAY_FLUSH_AT ((size_t)1 << 31) /* keeps offsets within uint32 */
+/* After this many values, a dictionary holding more than half of them as
+ * distinct entries is given up: it would not pay for its hashing. */
+#define DICT_PROBE_VALUES 16384
 
 enum row_state { NEEDS_VALUE, HAS_VALUE, IN_LIST };
 
@@ -50,6 +53,7 @@ struct column {
     bool use_dict;
     struct buf indices; /* uint32 per non-null value, while use_dict */
     struct dict dict;
+    struct buf marks, touched; /* scratch of page_minmax: entries seen on a page */
     struct buf values;  /* plain values, while !use_dict */
     struct buf offsets; /* byte arrays: uint32 start offsets, nonnull + 1 */
     size_t plain_bytes; /* PLAIN size of all buffered values */
@@ -244,6 +248,7 @@ static void dict_init(struct dict *d, bool byte_array)
     d->count = 0;
     d->plain_bytes = 0;
     buf_reset(&d->values);
+    buf_reserve(&d->values, 64); /* never NULL, even when holding only empty values */
     buf_reset(&d->offsets);
     if (byte_array) {
         uint32_t zero = 0;
@@ -315,7 +320,7 @@ static uint32_t dict_insert(struct dict *d, bool byte_array, int width, const ui
         if (d->hashes[e] == h) {
             size_t elen;
             const uint8_t *ev = dict_entry(d, byte_array, width, e, &elen);
-            if (elen == len && memcmp(ev, v, len) == 0)
+            if (elen == len && (len == 0 || memcmp(ev, v, len) == 0))
                 return e;
         }
         i = (i + 1) & mask;
@@ -355,6 +360,8 @@ static void column_reset(struct column *c, const struct pq_options *opts)
     buf_reset(&c->indices);
     buf_reset(&c->values);
     buf_reset(&c->offsets);
+    buf_reset(&c->marks);
+    buf_reserve(&c->values, 64); /* never NULL, even when holding only empty values */
     if (is_byte_array(c)) {
         uint32_t zero = 0;
         buf_append(&c->offsets, &zero, 4);
@@ -377,6 +384,8 @@ static void column_free(struct column *c)
     buf_free(&c->indices);
     buf_free(&c->values);
     buf_free(&c->offsets);
+    buf_free(&c->marks);
+    buf_free(&c->touched);
     dict_release(&c->dict);
     free((char *)c->info.spec.name);
 }
@@ -472,7 +481,8 @@ static bool store(struct pq_writer *w, struct column *c, const uint8_t *v, size_
     if (c->use_dict) {
         uint32_t e = dict_insert(&c->dict, is_byte_array(c), c->info.value_width, v, len);
         buf_append(&c->indices, &e, 4);
-        if (c->dict.plain_bytes > w->opts.dictionary_limit)
+        if (c->dict.plain_bytes > w->opts.dictionary_limit ||
+            (c->nonnull == DICT_PROBE_VALUES && c->dict.count * 2 > DICT_PROBE_VALUES))
             dict_fall_back(c);
     } else {
         plain_push(c, v, len);
@@ -762,7 +772,7 @@ static int compare_values(const struct pq_column_info *info, const uint8_t *a, s
         if (info->order == ORDER_SIGNED_BYTES && alen > 0 && blen > 0 && (a[0] ^ b[0]) & 0x80)
             return (a[0] & 0x80) ? -1 : 1; /* different signs */
         size_t n = alen < blen ? alen : blen;
-        int r = memcmp(a, b, n);
+        int r = n ? memcmp(a, b, n) : 0;
         if (r != 0)
             return r < 0 ? -1 : 1;
         return (alen > blen) - (alen < blen);
@@ -837,28 +847,110 @@ static void copy_into(struct buf *which, const uint8_t *v, size_t len)
     buf_append(which, v, len);
 }
 
+/* Typed min/max over a contiguous array of fixed-width values, skipping NaN.
+ * Sets *imin and *imax to the positions, or returns false if all are NaN. */
+#define DEFINE_MINMAX(NAME, T, SKIP)                                                           \
+    static bool NAME(const uint8_t *data, size_t n, size_t *imin, size_t *imax)                \
+    {                                                                                          \
+        const T *v = (const T *)(const void *)data;                                            \
+        size_t lo = n, hi = n;                                                                 \
+        T min = 0, max = 0;                                                                    \
+        for (size_t i = 0; i < n; i++) {                                                       \
+            T x;                                                                               \
+            memcpy(&x, v + i, sizeof x);                                                       \
+            if (SKIP(x))                                                                       \
+                continue;                                                                      \
+            if (lo == n || x < min) {                                                          \
+                min = x;                                                                       \
+                lo = i;                                                                        \
+            }                                                                                  \
+            if (hi == n || x > max) {                                                          \
+                max = x;                                                                       \
+                hi = i;                                                                        \
+            }                                                                                  \
+        }                                                                                      \
+        *imin = lo;                                                                            \
+        *imax = hi;                                                                            \
+        return lo != n;                                                                        \
+    }
+#define NEVER(x) ((void)(x), 0)
+DEFINE_MINMAX(minmax_i32, int32_t, NEVER)
+DEFINE_MINMAX(minmax_i64, int64_t, NEVER)
+DEFINE_MINMAX(minmax_u8, uint8_t, NEVER)
+DEFINE_MINMAX(minmax_f32, float, isnan)
+DEFINE_MINMAX(minmax_f64, double, isnan)
+
 /* Min and max of the non-null values [v0, v1) into s. */
-static void page_minmax(const struct column *c, size_t v0, size_t v1, struct pq_stats *s)
+static void page_minmax(struct column *c, size_t v0, size_t v1, struct pq_stats *s)
 {
     const struct pq_column_info *info = &c->info;
     const uint8_t *min = NULL, *max = NULL;
     size_t minlen = 0, maxlen = 0;
-    for (size_t v = v0; v < v1; v++) {
-        size_t len;
-        const uint8_t *x = value_at(c, v, &len);
-        if (is_nan(info, x))
-            continue;
-        if (min == NULL || compare_values(info, x, len, min, minlen) < 0) {
-            min = x;
-            minlen = len;
+    if (v1 == v0)
+        return;
+    if (!c->use_dict && info->physical != PHYS_BYTE_ARRAY && info->physical != PHYS_FIXED) {
+        /* Plain fixed-width numbers: one typed pass. */
+        size_t w = (size_t)info->value_width, lo, hi;
+        const uint8_t *base = c->values.data + v0 * w;
+        bool any = info->physical == PHYS_INT32    ? minmax_i32(base, v1 - v0, &lo, &hi)
+                   : info->physical == PHYS_INT64  ? minmax_i64(base, v1 - v0, &lo, &hi)
+                   : info->physical == PHYS_FLOAT  ? minmax_f32(base, v1 - v0, &lo, &hi)
+                   : info->physical == PHYS_DOUBLE ? minmax_f64(base, v1 - v0, &lo, &hi)
+                                                   : minmax_u8(base, v1 - v0, &lo, &hi);
+        if (!any)
+            return;
+        min = base + lo * w;
+        max = base + hi * w;
+        minlen = maxlen = w;
+    } else if (c->use_dict) {
+        /* Compare each distinct dictionary entry of the page once. */
+        const uint32_t *idx = (const uint32_t *)c->indices.data;
+        buf_reserve(&c->marks, c->dict.count);
+        if (c->marks.len < c->dict.count) {
+            memset(c->marks.data + c->marks.len, 0, c->dict.count - c->marks.len);
+            c->marks.len = c->dict.count;
         }
-        if (max == NULL || compare_values(info, x, len, max, maxlen) > 0) {
-            max = x;
-            maxlen = len;
+        buf_reset(&c->touched);
+        for (size_t v = v0; v < v1; v++) {
+            uint32_t e = idx[v];
+            if (!c->marks.data[e]) {
+                c->marks.data[e] = 1;
+                buf_append(&c->touched, &e, 4);
+            }
+        }
+        const uint32_t *t = (const uint32_t *)c->touched.data;
+        size_t nt = c->touched.len / 4;
+        for (size_t k = 0; k < nt; k++) {
+            size_t len;
+            const uint8_t *x = dict_entry(&c->dict, is_byte_array(c), info->value_width, t[k], &len);
+            c->marks.data[t[k]] = 0;
+            if (is_nan(info, x))
+                continue;
+            if (min == NULL || compare_values(info, x, len, min, minlen) < 0) {
+                min = x;
+                minlen = len;
+            }
+            if (max == NULL || compare_values(info, x, len, max, maxlen) > 0) {
+                max = x;
+                maxlen = len;
+            }
+        }
+    } else {
+        for (size_t v = v0; v < v1; v++) {
+            size_t len;
+            const uint8_t *x = value_at(c, v, &len);
+            if (min == NULL || compare_values(info, x, len, min, minlen) < 0) {
+                min = x;
+                minlen = len;
+            }
+            if (max == NULL || compare_values(info, x, len, max, maxlen) > 0) {
+                max = x;
+                maxlen = len;
+            }
         }
     }
     if (min == NULL)
-        return; /* no values, or only NaN */
+        return; /* only NaN */
     if (minlen > STATS_MAX_BYTES || maxlen > STATS_MAX_BYTES) {
         s->unknown = true;
         return;
