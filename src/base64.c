@@ -1,0 +1,44 @@
+/* base64.c -- see base64.h. */
+#include "base64.h"
+
+static int value_of(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+bool base64_decode(const char *text, size_t len, struct buf *out)
+{
+    if (len % 4 != 0)
+        return false;
+    buf_reserve(out, len / 4 * 3);
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)text[i + k];
+            if (c == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad > 0 || (v[k] = value_of(c)) < 0) {
+                return false;
+            }
+        }
+        uint32_t n = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        out->data[out->len++] = (uint8_t)(n >> 16);
+        if (pad < 2)
+            out->data[out->len++] = (uint8_t)(n >> 8);
+        if (pad < 1)
+            out->data[out->len++] = (uint8_t)n;
+    }
+    return true;
+}

@@ -1,0 +1,1302 @@
+/* debezium.c -- see debezium.h for the contract.
+ *
+ * The message is read with json_scan (no DOM): a first pass over the top
+ * level finds "schema" and "payload"; the schema, looked up in a cache by its
+ * exact text, is parsed with cJSON only when new; the payload is then read
+ * member by member, and the row image is converted field by field according
+ * to the schema (or kept as JSON kinds when there is none).
+ */
+#include "debezium.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "json_scan.h"
+#include "utf8.h"
+#include "xalloc.h"
+
+/* How a JSON value becomes a cell. */
+enum conv {
+    CONV_BOOL,
+    CONV_INT,            /* integer within int_bits */
+    CONV_FLOAT,          /* number, or "NaN" / "Infinity" / "-Infinity" */
+    CONV_STRING,
+    CONV_JSON_STRING,    /* a string holding JSON text, checked */
+    CONV_BYTES,          /* base64 */
+    CONV_DECIMAL,        /* base64 big-endian unscaled, checked against precision */
+    CONV_DECIMAL_TEXT,   /* base64 big-endian unscaled, written as exact text */
+    CONV_VARDECIMAL,     /* {"scale": s, "value": base64} as exact text */
+    CONV_NANOS_TO_MICROS,
+    CONV_ZONED_TIMESTAMP, /* ISO-8601 with offset -> microseconds UTC */
+    CONV_UUID,
+    CONV_RAW_JSON,       /* any value, kept as its JSON text */
+    CONV_LIST,           /* array of elem_conv */
+    CONV_INFER,          /* no schema */
+};
+
+struct schema_field {
+    char *name;
+    struct field_type type;
+    enum conv conv, elem_conv;
+    int int_bits;
+    const char *kafka_type; /* for messages: "int32", "string"... */
+};
+
+struct dbz_schema {
+    char *text; /* the schema's exact JSON text: the cache key */
+    size_t text_len;
+    uint64_t hash;
+    struct schema_field *fields;
+    size_t nfields;
+    bool envelope; /* fields are those of before/after, else of the record */
+};
+
+#define SCHEMA_CACHE 16
+
+struct dbz_decoder {
+    struct json_scan scan, sub;
+    struct dbz_schema *cache[SCHEMA_CACHE];
+    size_t cache_next;
+    struct buf scratch;
+    const struct schema_field **fmap; /* the schema field of each row field */
+    size_t fmap_cap;
+    char *err;
+    size_t errlen;
+};
+
+/* ---------- errors ---------- */
+
+static bool fail(struct dbz_decoder *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool fail(struct dbz_decoder *d, const char *fmt, ...)
+{
+    if (d->err[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->err, d->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+/* A JSON syntax error found by scanner s, whose input starts at base bytes
+ * into the message. */
+static bool fail_syntax(struct dbz_decoder *d, const struct json_scan *s, size_t base)
+{
+    return fail(d, "invalid JSON at byte %zu: %s", base + js_error_offset(s), js_error(s));
+}
+
+/* ---------- types ---------- */
+
+bool field_type_equal(const struct field_type *a, const struct field_type *b)
+{
+    if (a->inferred || b->inferred)
+        return a->inferred == b->inferred;
+    if (a->pq != b->pq || a->list != b->list)
+        return false;
+    if (a->pq == PQ_DECIMAL && (a->precision != b->precision || a->scale != b->scale))
+        return false;
+    if ((a->pq == PQ_TIME_MILLIS || a->pq == PQ_TIME_MICROS || a->pq == PQ_TIMESTAMP_MILLIS ||
+         a->pq == PQ_TIMESTAMP_MICROS) &&
+        a->utc != b->utc)
+        return false;
+    return true;
+}
+
+void field_type_describe(const struct field_type *t, char *out, size_t size)
+{
+    static const char *const names[] = {
+        "BOOLEAN", "INT8", "INT16", "INT32", "INT64", "FLOAT", "DOUBLE", "STRING", "JSON",
+        "ENUM", "BINARY", "UUID", "DECIMAL", "DATE", "TIME_MILLIS", "TIME_MICROS",
+        "TIMESTAMP_MILLIS", "TIMESTAMP_MICROS",
+    };
+    if (t->inferred) {
+        snprintf(out, size, "inferred");
+        return;
+    }
+    char base[64];
+    if (t->pq == PQ_DECIMAL)
+        snprintf(base, sizeof base, "DECIMAL(%d,%d)", t->precision, t->scale);
+    else if (t->pq >= PQ_TIME_MILLIS)
+        snprintf(base, sizeof base, "%s(%s)", names[t->pq], t->utc ? "UTC" : "local");
+    else
+        snprintf(base, sizeof base, "%s", names[t->pq]);
+    if (t->list)
+        snprintf(out, size, "LIST<%s>", base);
+    else
+        snprintf(out, size, "%s", base);
+}
+
+/* ---------- schema ---------- */
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int param_int(const cJSON *fs, const char *key, int fallback)
+{
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(fs, "parameters");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+    if (cJSON_IsString(v))
+        return atoi(v->valuestring);
+    if (cJSON_IsNumber(v))
+        return v->valueint;
+    return fallback;
+}
+
+static void set_type(struct schema_field *f, enum pq_column_type pq, enum conv conv)
+{
+    f->type.pq = pq;
+    f->conv = conv;
+}
+
+/* Maps one primitive (non-container) Kafka Connect schema to a column type.
+ * Returns false when it has no faithful primitive Parquet type. */
+static bool map_primitive(const cJSON *fs, struct schema_field *f)
+{
+    const char *type = json_str(fs, "type");
+    const char *name = json_str(fs, "name");
+    if (type == NULL)
+        return false;
+    f->kafka_type = strcmp(type, "int8") == 0      ? "int8"
+                    : strcmp(type, "int16") == 0   ? "int16"
+                    : strcmp(type, "int32") == 0   ? "int32"
+                    : strcmp(type, "int64") == 0   ? "int64"
+                    : strcmp(type, "float32") == 0 ? "float32"
+                    : strcmp(type, "float64") == 0 ? "float64"
+                    : strcmp(type, "boolean") == 0 ? "boolean"
+                    : strcmp(type, "string") == 0  ? "string"
+                    : strcmp(type, "bytes") == 0   ? "bytes"
+                                                   : "struct";
+    f->int_bits = 64;
+    f->type.utc = false;
+    if (name != NULL) {
+        if (strcmp(name, "org.apache.kafka.connect.data.Decimal") == 0) {
+            int scale = param_int(fs, "scale", 0);
+            int precision = param_int(fs, "connect.decimal.precision", 38);
+            if (precision < scale)
+                precision = scale;
+            if (scale < 0 || precision > 38 || precision < 1) {
+                set_type(f, PQ_STRING, CONV_DECIMAL_TEXT);
+                f->type.scale = scale;
+                return true;
+            }
+            set_type(f, PQ_DECIMAL, CONV_DECIMAL);
+            f->type.precision = precision;
+            f->type.scale = scale;
+            return true;
+        }
+        if (strcmp(name, "io.debezium.data.VariableScaleDecimal") == 0) {
+            set_type(f, PQ_STRING, CONV_VARDECIMAL);
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.Date") == 0 ||
+            strcmp(name, "org.apache.kafka.connect.data.Date") == 0) {
+            set_type(f, PQ_DATE, CONV_INT);
+            f->int_bits = 32;
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.Time") == 0 ||
+            strcmp(name, "org.apache.kafka.connect.data.Time") == 0) {
+            set_type(f, PQ_TIME_MILLIS, CONV_INT);
+            f->int_bits = 32;
+            f->type.utc = name[3] == 'a'; /* Kafka Connect's Time is UTC */
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.MicroTime") == 0) {
+            set_type(f, PQ_TIME_MICROS, CONV_INT);
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.NanoTime") == 0) {
+            set_type(f, PQ_TIME_MICROS, CONV_NANOS_TO_MICROS);
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.Timestamp") == 0) {
+            set_type(f, PQ_TIMESTAMP_MILLIS, CONV_INT);
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.MicroTimestamp") == 0) {
+            set_type(f, PQ_TIMESTAMP_MICROS, CONV_INT);
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.NanoTimestamp") == 0) {
+            set_type(f, PQ_TIMESTAMP_MICROS, CONV_NANOS_TO_MICROS);
+            return true;
+        }
+        if (strcmp(name, "org.apache.kafka.connect.data.Timestamp") == 0) {
+            set_type(f, PQ_TIMESTAMP_MILLIS, CONV_INT);
+            f->type.utc = true;
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.ZonedTimestamp") == 0) {
+            set_type(f, PQ_TIMESTAMP_MICROS, CONV_ZONED_TIMESTAMP);
+            f->type.utc = true;
+            return true;
+        }
+        if (strcmp(name, "io.debezium.data.Json") == 0) {
+            set_type(f, PQ_JSON, CONV_JSON_STRING);
+            return true;
+        }
+        if (strcmp(name, "io.debezium.data.Uuid") == 0) {
+            set_type(f, PQ_UUID, CONV_UUID);
+            return true;
+        }
+    }
+    if (strcmp(type, "int8") == 0 || strcmp(type, "int16") == 0 || strcmp(type, "int32") == 0) {
+        f->int_bits = type[3] == '8' ? 8 : type[3] == '1' ? 16 : 32;
+        set_type(f, f->int_bits == 8 ? PQ_INT8 : f->int_bits == 16 ? PQ_INT16 : PQ_INT32, CONV_INT);
+    } else if (strcmp(type, "int64") == 0) {
+        set_type(f, PQ_INT64, CONV_INT);
+    } else if (strcmp(type, "float32") == 0) {
+        set_type(f, PQ_FLOAT, CONV_FLOAT);
+    } else if (strcmp(type, "float64") == 0) {
+        set_type(f, PQ_DOUBLE, CONV_FLOAT);
+    } else if (strcmp(type, "boolean") == 0) {
+        set_type(f, PQ_BOOLEAN, CONV_BOOL);
+    } else if (strcmp(type, "string") == 0) {
+        set_type(f, PQ_STRING, CONV_STRING);
+    } else if (strcmp(type, "bytes") == 0) {
+        set_type(f, PQ_BINARY, CONV_BYTES);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static bool map_field(const cJSON *fs, struct schema_field *f)
+{
+    memset(f, 0, sizeof *f);
+    const char *field = json_str(fs, "field");
+    if (field == NULL)
+        return false;
+    f->name = xstrdup(field);
+    const char *type = json_str(fs, "type");
+    if (type != NULL && strcmp(type, "array") == 0) {
+        struct schema_field elem;
+        memset(&elem, 0, sizeof elem);
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(fs, "items");
+        if (map_primitive(items, &elem) && elem.conv != CONV_VARDECIMAL &&
+            elem.conv != CONV_DECIMAL_TEXT) {
+            f->type = elem.type;
+            f->type.list = true;
+            f->conv = CONV_LIST;
+            f->elem_conv = elem.conv;
+            f->int_bits = elem.int_bits;
+            f->kafka_type = "array";
+            return true;
+        }
+    } else if (map_primitive(fs, f)) {
+        return true;
+    }
+    /* struct, map, array of structs, geometry...: lossless JSON text. */
+    f->type.pq = PQ_JSON;
+    f->type.list = false;
+    f->conv = CONV_RAW_JSON;
+    f->kafka_type = type != NULL ? (strcmp(type, "map") == 0 ? "map" : strcmp(type, "array") == 0 ? "array" : "struct") : "struct";
+    return true;
+}
+
+static void schema_free(struct dbz_schema *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->nfields; i++)
+        free(s->fields[i].name);
+    free(s->fields);
+    free(s->text);
+    free(s);
+}
+
+static const cJSON *struct_field(const cJSON *fields, const char *name)
+{
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fields)
+    {
+        const char *n = json_str(f, "field");
+        if (n != NULL && strcmp(n, name) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static struct dbz_schema *schema_parse(struct dbz_decoder *d, const char *text, size_t len,
+                                       uint64_t hash)
+{
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        fail(d, "schema: not a JSON object");
+        return NULL;
+    }
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(root, "fields");
+    const char *type = json_str(root, "type");
+    if (type == NULL || strcmp(type, "struct") != 0 || !cJSON_IsArray(fields)) {
+        cJSON_Delete(root);
+        fail(d, "schema: expected a struct with fields");
+        return NULL;
+    }
+    struct dbz_schema *s = xcalloc(1, sizeof *s);
+    const cJSON *image = struct_field(fields, "after");
+    if (image == NULL)
+        image = struct_field(fields, "before");
+    s->envelope = image != NULL && struct_field(fields, "op") != NULL;
+    const cJSON *list = s->envelope ? cJSON_GetObjectItemCaseSensitive(image, "fields") : fields;
+    if (s->envelope && !cJSON_IsArray(list)) {
+        cJSON_Delete(root);
+        schema_free(s);
+        fail(d, "schema: the after/before field is not a struct with fields");
+        return NULL;
+    }
+    int n = cJSON_GetArraySize(list);
+    s->fields = xcalloc((size_t)n + 1, sizeof *s->fields);
+    const cJSON *f;
+    cJSON_ArrayForEach(f, list)
+    {
+        if (!map_field(f, &s->fields[s->nfields])) {
+            fail(d, "schema: field %d has no name", (int)s->nfields);
+            cJSON_Delete(root);
+            schema_free(s);
+            return NULL;
+        }
+        s->nfields++;
+    }
+    cJSON_Delete(root);
+    s->text = xstrndup(text, len);
+    s->text_len = len;
+    s->hash = hash;
+    return s;
+}
+
+static uint64_t hash_text(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    size_t step = n > 4096 ? n / 1024 : 1; /* sample long texts; memcmp confirms */
+    for (size_t i = 0; i < n; i += step)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
+    return h ^ n;
+}
+
+static const struct dbz_schema *schema_lookup(struct dbz_decoder *d, struct js_str text)
+{
+    uint64_t h = hash_text(text.ptr, text.len);
+    for (size_t i = 0; i < SCHEMA_CACHE; i++) {
+        struct dbz_schema *s = d->cache[i];
+        if (s != NULL && s->hash == h && s->text_len == text.len &&
+            memcmp(s->text, text.ptr, text.len) == 0)
+            return s;
+    }
+    struct dbz_schema *s = schema_parse(d, text.ptr, text.len, h);
+    if (s == NULL)
+        return NULL;
+    schema_free(d->cache[d->cache_next]);
+    d->cache[d->cache_next] = s;
+    d->cache_next = (d->cache_next + 1) % SCHEMA_CACHE;
+    return s;
+}
+
+/* ---------- rows ---------- */
+
+static void row_reset(struct dbz_row *row)
+{
+    row->op = 0;
+    row->has_ts = row->has_source_ts = false;
+    row->ts_ms = row->source_ts_ms = 0;
+    row->nfields = 0;
+    row->nitems = 0;
+    buf_reset(&row->bytes);
+    buf_reserve(&row->bytes, 64);
+    buf_reset(&row->names);
+    buf_reserve(&row->names, 64);
+}
+
+void dbz_row_free(struct dbz_row *row)
+{
+    free(row->fields);
+    free(row->items);
+    buf_free(&row->bytes);
+    buf_free(&row->names);
+    memset(row, 0, sizeof *row);
+}
+
+static struct dbz_field *add_field(struct dbz_row *row, const char *name, size_t len,
+                                   const struct field_type *type)
+{
+    if (row->nfields == row->fields_cap) {
+        row->fields_cap = row->fields_cap ? row->fields_cap * 2 : 32;
+        row->fields = xrealloc(row->fields, row->fields_cap * sizeof *row->fields);
+    }
+    struct dbz_field *f = &row->fields[row->nfields++];
+    f->name_off = (uint32_t)row->names.len;
+    f->name_len = (uint32_t)len;
+    buf_append(&row->names, name, len);
+    buf_push(&row->names, '\0');
+    f->type = *type;
+    f->cell.kind = CELL_NULL;
+    f->cell.aux = 0;
+    f->cell.len = 0;
+    f->cell.v.i = 0;
+    return f;
+}
+
+static void put_bytes(struct dbz_row *row, struct cell *c, uint8_t kind, const void *p, size_t n)
+{
+    c->kind = kind;
+    c->v.off = row->bytes.len;
+    c->len = (uint32_t)n;
+    buf_append(&row->bytes, p, n);
+}
+
+/* ---------- value conversions ---------- */
+
+static const char *kind_name(enum js_kind k)
+{
+    switch (k) {
+    case JS_OBJECT: return "an object";
+    case JS_ARRAY: return "an array";
+    case JS_STRING: return "a string";
+    case JS_NUMBER: return "a number";
+    case JS_TRUE:
+    case JS_FALSE: return "a boolean";
+    case JS_NULL: return "null";
+    default: return "nothing";
+    }
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned dd)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* "2018-06-20T13:37:03.123456789+02:00" (or Z, +0200, +02) to microseconds UTC. */
+static bool parse_zoned_timestamp(const char *p, size_t n, int64_t *out)
+{
+    int y, mo, dd, h, mi, se;
+    if (n < 20 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' ||
+        !digits(p + 8, 2, &dd) || (p[10] != 'T' && p[10] != ' ') || !digits(p + 11, 2, &h) ||
+        p[13] != ':' || !digits(p + 14, 2, &mi) || p[16] != ':' || !digits(p + 17, 2, &se))
+        return false;
+    if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || se > 60)
+        return false;
+    size_t i = 19;
+    int64_t micros = 0;
+    if (i < n && p[i] == '.') {
+        i++;
+        int count = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            if (count < 6)
+                micros = micros * 10 + (p[i] - '0');
+            count++;
+            i++;
+        }
+        if (count == 0 || count > 9)
+            return false;
+        for (; count < 6; count++)
+            micros *= 10;
+    }
+    int offset_min = 0;
+    if (i < n && p[i] == 'Z') {
+        i++;
+    } else if (i < n && (p[i] == '+' || p[i] == '-')) {
+        int sign = p[i] == '-' ? -1 : 1;
+        int oh, om = 0;
+        i++;
+        if (i + 2 > n || !digits(p + i, 2, &oh))
+            return false;
+        i += 2;
+        if (i < n && p[i] == ':')
+            i++;
+        if (i + 2 <= n && digits(p + i, 2, &om))
+            i += 2;
+        if (oh > 18 || om > 59)
+            return false;
+        offset_min = sign * (oh * 60 + om);
+    } else {
+        return false;
+    }
+    if (i != n)
+        return false;
+    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)dd) * 86400 + h * 3600 + mi * 60 +
+                   se - (int64_t)offset_min * 60;
+    *out = secs * 1000000 + micros;
+    return true;
+}
+
+static bool parse_uuid(const char *p, size_t n, uint8_t out[16])
+{
+    if (n != 36)
+        return false;
+    int k = 0;
+    for (size_t i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (p[i] != '-')
+                return false;
+            continue;
+        }
+        char c = p[i];
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (v < 0)
+            return false;
+        if (k % 2 == 0)
+            out[k / 2] = (uint8_t)(v << 4);
+        else
+            out[k / 2] |= (uint8_t)v;
+        k++;
+    }
+    return true;
+}
+
+/* Exact decimal text of a big-endian two's complement integer with a scale. */
+static void decimal_text(const uint8_t *be, size_t n, int scale, struct buf *out)
+{
+    bool neg = n > 0 && (be[0] & 0x80);
+    /* Magnitude as base-1e9 limbs, most significant first, by schoolbook conversion. */
+    size_t cap = n + 2;
+    uint32_t *limbs = xcalloc(cap, sizeof *limbs);
+    size_t nl = 0;
+    int carry_in = 1; /* for two's complement negation: invert bytes, add 1 */
+    uint8_t *mag = xmalloc(n ? n : 1);
+    for (size_t i = n; i-- > 0;) {
+        int b = neg ? (uint8_t)~be[i] + carry_in : be[i];
+        if (neg) {
+            carry_in = b >> 8;
+            b &= 0xFF;
+        }
+        mag[i] = (uint8_t)b;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t carry = mag[i];
+        for (size_t k = 0; k < nl; k++) {
+            uint64_t v = (uint64_t)limbs[k] * 256 + carry;
+            limbs[k] = (uint32_t)(v % 1000000000u);
+            carry = v / 1000000000u;
+        }
+        while (carry) {
+            limbs[nl++] = (uint32_t)(carry % 1000000000u);
+            carry /= 1000000000u;
+        }
+    }
+    free(mag);
+    /* limbs are little-endian base 1e9 */
+    char *digitsbuf = xmalloc(nl * 9 + 2);
+    size_t dl = 0;
+    if (nl == 0) {
+        digitsbuf[dl++] = '0';
+    } else {
+        dl += (size_t)sprintf(digitsbuf, "%u", limbs[nl - 1]);
+        for (size_t k = nl - 1; k-- > 0;)
+            dl += (size_t)sprintf(digitsbuf + dl, "%09u", limbs[k]);
+    }
+    free(limbs);
+    if (neg && !(dl == 1 && digitsbuf[0] == '0'))
+        buf_push(out, '-');
+    if (scale <= 0) {
+        buf_append(out, digitsbuf, dl);
+        for (int i = 0; i < -scale; i++)
+            buf_push(out, '0');
+    } else if ((size_t)scale >= dl) {
+        buf_append(out, "0.", 2);
+        for (size_t i = dl; i < (size_t)scale; i++)
+            buf_push(out, '0');
+        buf_append(out, digitsbuf, dl);
+    } else {
+        buf_append(out, digitsbuf, dl - (size_t)scale);
+        buf_push(out, '.');
+        buf_append(out, digitsbuf + dl - (size_t)scale, (size_t)scale);
+    }
+    free(digitsbuf);
+}
+
+/* Number of decimal digits of |v| for a big-endian value; -1 when over 38. */
+static int decimal_digits(const uint8_t *be, size_t n)
+{
+    while (n > 1 && ((be[0] == 0x00 && !(be[1] & 0x80)) || (be[0] == 0xFF && (be[1] & 0x80)))) {
+        be++;
+        n--;
+    }
+    if (n > 16)
+        return -1;
+    __int128 v = (n > 0 && (be[0] & 0x80)) ? -1 : 0;
+    for (size_t i = 0; i < n; i++)
+        v = (__int128)(((unsigned __int128)v << 8) | be[i]);
+    unsigned __int128 m = v < 0 ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    int count = 1;
+    while (m >= 10) {
+        m /= 10;
+        count++;
+    }
+    return count;
+}
+
+struct ctx {
+    struct dbz_decoder *d;
+    struct json_scan *s;
+    size_t base; /* offset of the scanner's input in the message */
+    struct dbz_row *row;
+    const char *image; /* "payload.after", "payload", ... */
+};
+
+static bool type_error(struct ctx *c, const char *field, const char *expected, enum js_kind got)
+{
+    return fail(c->d, "%s.%s: expected %s, got %s", c->image, field, expected, kind_name(got));
+}
+
+static bool read_string(struct ctx *c, const char *field, const char *expected, struct js_str *out)
+{
+    enum js_kind k = js_peek(c->s);
+    if (k != JS_STRING)
+        return k == JS_ERROR ? fail_syntax(c->d, c->s, c->base) : type_error(c, field, expected, k);
+    if (!js_string(c->s, out))
+        return fail_syntax(c->d, c->s, c->base);
+    return true;
+}
+
+static bool read_int(struct ctx *c, const char *field, const char *expected, int64_t *out)
+{
+    enum js_kind k = js_peek(c->s);
+    struct js_str text;
+    bool integer;
+    if (k != JS_NUMBER)
+        return k == JS_ERROR ? fail_syntax(c->d, c->s, c->base) : type_error(c, field, expected, k);
+    if (!js_number(c->s, &text, &integer))
+        return fail_syntax(c->d, c->s, c->base);
+    if (!integer || !js_to_int64(text, out))
+        return fail(c->d, "%s.%s: expected %s, got %.*s", c->image, field, expected,
+                    (int)(text.len > 40 ? 40 : text.len), text.ptr);
+    return true;
+}
+
+static bool convert(struct ctx *c, const struct schema_field *f, enum conv conv, struct cell *out);
+
+static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum conv conv,
+                           struct cell *out)
+{
+    struct dbz_decoder *d = c->d;
+    struct js_str str;
+    int64_t i;
+    switch (conv) {
+    case CONV_BOOL: {
+        enum js_kind k = js_peek(c->s);
+        if (k != JS_TRUE && k != JS_FALSE)
+            return k == JS_ERROR ? fail_syntax(d, c->s, c->base)
+                                 : type_error(c, f->name, "a boolean", k);
+        js_literal(c->s);
+        out->kind = CELL_BOOL;
+        out->v.i = k == JS_TRUE;
+        return true;
+    }
+    case CONV_INT:
+    case CONV_NANOS_TO_MICROS: {
+        char expected[32];
+        snprintf(expected, sizeof expected, "an integer for %s", f->kafka_type);
+        if (!read_int(c, f->name, expected, &i))
+            return false;
+        if (f->int_bits < 64) {
+            int64_t lim = (int64_t)1 << (f->int_bits - 1);
+            if (i < -lim || i >= lim)
+                return fail(d, "%s.%s: %lld is out of the %s range", c->image, f->name,
+                            (long long)i, f->kafka_type);
+        }
+        if (conv == CONV_NANOS_TO_MICROS)
+            i = i >= 0 ? i / 1000 : -((-(i + 1)) / 1000) - 1; /* floor */
+        out->kind = CELL_INT;
+        out->v.i = i;
+        return true;
+    }
+    case CONV_FLOAT: {
+        enum js_kind k = js_peek(c->s);
+        double v;
+        if (k == JS_NUMBER) {
+            bool integer;
+            if (!js_number(c->s, &str, &integer) || !js_to_double(c->s, str, &v))
+                return fail_syntax(d, c->s, c->base);
+        } else if (k == JS_STRING) {
+            js_string(c->s, &str);
+            if (str.len == 3 && memcmp(str.ptr, "NaN", 3) == 0)
+                v = NAN;
+            else if (str.len == 8 && memcmp(str.ptr, "Infinity", 8) == 0)
+                v = INFINITY;
+            else if (str.len == 9 && memcmp(str.ptr, "-Infinity", 9) == 0)
+                v = -INFINITY;
+            else
+                return fail(d, "%s.%s: expected a number for %s, got a string", c->image,
+                            f->name, f->kafka_type);
+        } else {
+            return k == JS_ERROR ? fail_syntax(d, c->s, c->base)
+                                 : type_error(c, f->name, "a number", k);
+        }
+        out->kind = CELL_DOUBLE;
+        out->v.d = v;
+        return true;
+    }
+    case CONV_STRING:
+        if (!read_string(c, f->name, "a string", &str))
+            return false;
+        put_bytes(c->row, out, CELL_BYTES, str.ptr, str.len);
+        return true;
+    case CONV_JSON_STRING: {
+        if (!read_string(c, f->name, "a string holding JSON", &str))
+            return false;
+        put_bytes(c->row, out, CELL_BYTES, str.ptr, str.len);
+        /* The column is annotated JSON: readers reject malformed JSON text. */
+        js_reset(&d->sub, c->row->bytes.data + out->v.off, out->len);
+        if (!js_skip(&d->sub, NULL) || !js_at_end(&d->sub))
+            return fail(d, "%s.%s: the io.debezium.data.Json value is not valid JSON (%s at byte %zu)",
+                        c->image, f->name, js_error(&d->sub), js_error_offset(&d->sub));
+        return true;
+    }
+    case CONV_BYTES:
+    case CONV_DECIMAL:
+    case CONV_DECIMAL_TEXT: {
+        if (!read_string(c, f->name, "a base64 string", &str))
+            return false;
+        buf_reset(&d->scratch);
+        if (!base64_decode(str.ptr, str.len, &d->scratch))
+            return fail(d, "%s.%s: not valid base64", c->image, f->name);
+        if (conv == CONV_BYTES) {
+            put_bytes(c->row, out, CELL_BYTES, d->scratch.data, d->scratch.len);
+            return true;
+        }
+        if (d->scratch.len == 0)
+            return fail(d, "%s.%s: empty decimal value", c->image, f->name);
+        if (conv == CONV_DECIMAL) {
+            int nd = decimal_digits(d->scratch.data, d->scratch.len);
+            if (nd < 0 || nd > f->type.precision)
+                return fail(d, "%s.%s: decimal value has more than %d digits", c->image,
+                            f->name, f->type.precision);
+            put_bytes(c->row, out, CELL_BYTES, d->scratch.data, d->scratch.len);
+            return true;
+        }
+        out->kind = CELL_BYTES;
+        out->v.off = c->row->bytes.len;
+        decimal_text(d->scratch.data, d->scratch.len, f->type.scale, &c->row->bytes);
+        out->len = (uint32_t)(c->row->bytes.len - out->v.off);
+        return true;
+    }
+    case CONV_VARDECIMAL: {
+        enum js_kind k = js_peek(c->s);
+        if (k != JS_OBJECT)
+            return k == JS_ERROR ? fail_syntax(d, c->s, c->base)
+                                 : type_error(c, f->name, "a {scale, value} object", k);
+        js_enter_object(c->s);
+        struct js_str name;
+        int64_t scale = 0;
+        bool has_scale = false, has_value = false;
+        int more;
+        buf_reset(&d->scratch);
+        while ((more = js_next_member(c->s, &name)) == 1) {
+            if (name.len == 5 && memcmp(name.ptr, "scale", 5) == 0) {
+                if (!read_int(c, f->name, "an integer scale", &scale))
+                    return false;
+                has_scale = true;
+            } else if (name.len == 5 && memcmp(name.ptr, "value", 5) == 0) {
+                if (!read_string(c, f->name, "a base64 value", &str))
+                    return false;
+                if (!base64_decode(str.ptr, str.len, &d->scratch) || d->scratch.len == 0)
+                    return fail(d, "%s.%s: value is not valid base64", c->image, f->name);
+                has_value = true;
+            } else if (!js_skip(c->s, NULL)) {
+                return fail_syntax(d, c->s, c->base);
+            }
+        }
+        if (more < 0)
+            return fail_syntax(d, c->s, c->base);
+        if (!has_scale || !has_value || scale < -1000 || scale > 1000)
+            return fail(d, "%s.%s: expected a VariableScaleDecimal {scale, value}", c->image,
+                        f->name);
+        out->kind = CELL_BYTES;
+        out->v.off = c->row->bytes.len;
+        decimal_text(d->scratch.data, d->scratch.len, (int)scale, &c->row->bytes);
+        out->len = (uint32_t)(c->row->bytes.len - out->v.off);
+        return true;
+    }
+    case CONV_ZONED_TIMESTAMP:
+        if (!read_string(c, f->name, "an ISO-8601 timestamp", &str))
+            return false;
+        if (!parse_zoned_timestamp(str.ptr, str.len, &i))
+            return fail(d, "%s.%s: '%.*s' is not an ISO-8601 timestamp with an offset", c->image,
+                        f->name, (int)(str.len > 40 ? 40 : str.len), str.ptr);
+        out->kind = CELL_INT;
+        out->v.i = i;
+        return true;
+    case CONV_UUID: {
+        uint8_t u[16];
+        if (!read_string(c, f->name, "a UUID string", &str))
+            return false;
+        if (!parse_uuid(str.ptr, str.len, u))
+            return fail(d, "%s.%s: '%.*s' is not a UUID", c->image, f->name,
+                        (int)(str.len > 40 ? 40 : str.len), str.ptr);
+        put_bytes(c->row, out, CELL_BYTES, u, 16);
+        return true;
+    }
+    case CONV_RAW_JSON: {
+        if (!js_skip(c->s, &str))
+            return fail_syntax(d, c->s, c->base);
+        put_bytes(c->row, out, CELL_BYTES, str.ptr, str.len);
+        return true;
+    }
+    default:
+        return fail(d, "%s.%s: internal error: unexpected conversion", c->image, f->name);
+    }
+}
+
+static bool convert_list(struct ctx *c, const struct schema_field *f, struct cell *out)
+{
+    enum js_kind k = js_peek(c->s);
+    if (k != JS_ARRAY)
+        return k == JS_ERROR ? fail_syntax(c->d, c->s, c->base)
+                             : type_error(c, f->name, "an array", k);
+    js_enter_array(c->s);
+    /* Elements go to a local list first: nested conversions append to row->items too. */
+    size_t first = c->row->nitems;
+    int more;
+    while ((more = js_next_element(c->s)) == 1) {
+        struct cell e = {0};
+        if (js_peek(c->s) == JS_NULL) {
+            js_literal(c->s);
+        } else if (!convert_scalar(c, f, f->elem_conv, &e)) {
+            return false;
+        }
+        if (c->row->nitems == c->row->items_cap) {
+            c->row->items_cap = c->row->items_cap ? c->row->items_cap * 2 : 64;
+            c->row->items = xrealloc(c->row->items, c->row->items_cap * sizeof *c->row->items);
+        }
+        c->row->items[c->row->nitems++] = e;
+    }
+    if (more < 0)
+        return fail_syntax(c->d, c->s, c->base);
+    out->kind = CELL_LIST;
+    out->v.off = first;
+    out->len = (uint32_t)(c->row->nitems - first);
+    return true;
+}
+
+static bool convert(struct ctx *c, const struct schema_field *f, enum conv conv, struct cell *out)
+{
+    enum js_kind k = js_peek(c->s);
+    if (k == JS_ERROR)
+        return fail_syntax(c->d, c->s, c->base);
+    if (k == JS_EOF)
+        return fail(c->d, "%s.%s: unexpected end of input", c->image, f->name);
+    if (k == JS_NULL) {
+        js_literal(c->s);
+        out->kind = CELL_NULL;
+        return true;
+    }
+    if (conv == CONV_LIST)
+        return convert_list(c, f, out);
+    return convert_scalar(c, f, conv, out);
+}
+
+/* A value without a schema: keeps its JSON kind and text. */
+static bool convert_inferred(struct ctx *c, struct cell *out)
+{
+    struct js_str text;
+    bool integer;
+    switch (js_peek(c->s)) {
+    case JS_NULL:
+        js_literal(c->s);
+        out->kind = CELL_NULL;
+        return true;
+    case JS_TRUE:
+    case JS_FALSE:
+        out->kind = CELL_BOOL;
+        out->v.i = js_peek(c->s) == JS_TRUE;
+        js_literal(c->s);
+        return true;
+    case JS_NUMBER:
+        if (!js_number(c->s, &text, &integer))
+            break;
+        put_bytes(c->row, out, CELL_NUMBER, text.ptr, text.len);
+        out->aux = integer;
+        return true;
+    case JS_STRING:
+        if (!js_string(c->s, &text))
+            break;
+        put_bytes(c->row, out, CELL_TEXT, text.ptr, text.len);
+        return true;
+    case JS_OBJECT:
+    case JS_ARRAY:
+        if (!js_skip(c->s, &text))
+            break;
+        put_bytes(c->row, out, CELL_JSON, text.ptr, text.len);
+        return true;
+    case JS_EOF:
+        return fail(c->d, "%s: unexpected end of input", c->image);
+    default:
+        break;
+    }
+    return fail_syntax(c->d, c->s, c->base);
+}
+
+/* ---------- images and envelopes ---------- */
+
+static const struct field_type inferred_type = {.inferred = true};
+
+static bool is_flattened_meta(const char *name, size_t len)
+{
+    return (len == 4 && memcmp(name, "__op", 4) == 0) ||
+           (len == 7 && memcmp(name, "__ts_ms", 7) == 0) ||
+           (len == 14 && memcmp(name, "__source_ts_ms", 14) == 0);
+}
+
+/* Reads the object at the scanner as the row image, into row->fields. With a
+ * flattened record, __op, __ts_ms and __source_ts_ms become metadata. */
+static bool decode_image(struct ctx *c, const struct dbz_schema *schema, bool flattened)
+{
+    struct dbz_decoder *d = c->d;
+    struct dbz_row *row = c->row;
+    enum js_kind k = js_peek(c->s);
+    if (k != JS_OBJECT)
+        return k == JS_ERROR ? fail_syntax(d, c->s, c->base)
+                             : fail(d, "%s: expected an object, got %s", c->image, kind_name(k));
+    size_t first = row->nfields;
+    if (schema != NULL) {
+        if (d->fmap_cap < schema->nfields) {
+            d->fmap_cap = schema->nfields;
+            d->fmap = xrealloc(d->fmap, d->fmap_cap * sizeof *d->fmap);
+        }
+        for (size_t i = 0; i < schema->nfields; i++) {
+            const struct schema_field *f = &schema->fields[i];
+            if (flattened && is_flattened_meta(f->name, strlen(f->name)))
+                continue;
+            d->fmap[row->nfields - first] = f;
+            add_field(row, f->name, strlen(f->name), &f->type);
+        }
+    }
+    js_enter_object(c->s);
+    struct js_str name;
+    int more;
+    size_t hint = 0;
+    bool deleted = false;
+    while ((more = js_next_member(c->s, &name)) == 1) {
+        if (flattened && is_flattened_meta(name.ptr, name.len)) {
+            int64_t v;
+            if (name.len == 4) { /* __op */
+                struct js_str op;
+                if (!read_string(c, "__op", "an operation string", &op))
+                    return false;
+                if (op.len != 1 || strchr("cudrtm", op.ptr[0]) == NULL)
+                    return fail(d, "%s.__op: unknown operation '%.*s'", c->image,
+                                (int)(op.len > 10 ? 10 : op.len), op.ptr);
+                row->op = op.ptr[0];
+            } else if (js_peek(c->s) == JS_NULL) {
+                js_literal(c->s);
+            } else if (!read_int(c, name.len == 7 ? "__ts_ms" : "__source_ts_ms",
+                                 "milliseconds", &v)) {
+                return false;
+            } else if (name.len == 7) {
+                row->has_ts = true;
+                row->ts_ms = v;
+            } else {
+                row->has_source_ts = true;
+                row->source_ts_ms = v;
+            }
+            continue;
+        }
+        if (flattened && name.len == 9 && memcmp(name.ptr, "__deleted", 9) == 0) {
+            enum js_kind dk = js_peek(c->s);
+            if (dk == JS_TRUE) {
+                deleted = true;
+            } else if (dk == JS_STRING) {
+                struct js_str v;
+                const uint8_t *at = c->s->p;
+                js_string(c->s, &v);
+                deleted = v.len == 4 && memcmp(v.ptr, "true", 4) == 0;
+                c->s->p = at; /* read again below as a data field */
+            }
+        }
+        struct dbz_field *field = NULL;
+        if (schema != NULL) {
+            const struct schema_field *sf = NULL;
+            size_t nf = row->nfields - first;
+            for (size_t probe = 0; probe < nf; probe++) {
+                size_t i = (hint + probe) % nf;
+                struct dbz_field *cand = &row->fields[first + i];
+                if (cand->name_len == name.len &&
+                    memcmp(row->names.data + cand->name_off, name.ptr, name.len) == 0) {
+                    field = cand;
+                    sf = d->fmap[i];
+                    hint = i + 1;
+                    break;
+                }
+            }
+            if (field == NULL)
+                return fail(d, "%s.%.*s: not in the message's schema", c->image,
+                            (int)(name.len > 64 ? 64 : name.len), name.ptr);
+            if (field->cell.kind != CELL_NULL || field->cell.aux == 2)
+                return fail(d, "%s.%.*s: the field appears twice", c->image,
+                            (int)(name.len > 64 ? 64 : name.len), name.ptr);
+            if (!convert(c, sf, sf->conv, &field->cell))
+                return false;
+            if (field->cell.kind == CELL_NULL)
+                field->cell.aux = 2; /* seen, null */
+        } else {
+            for (size_t i = first; i < row->nfields; i++) {
+                if (row->fields[i].name_len == name.len &&
+                    memcmp(row->names.data + row->fields[i].name_off, name.ptr, name.len) == 0)
+                    return fail(d, "%s.%.*s: the field appears twice", c->image,
+                                (int)(name.len > 64 ? 64 : name.len), name.ptr);
+            }
+            field = add_field(row, name.ptr, name.len, &inferred_type);
+            if (!convert_inferred(c, &field->cell))
+                return false;
+        }
+    }
+    if (more < 0)
+        return fail_syntax(d, c->s, c->base);
+    for (size_t i = first; i < row->nfields; i++)
+        if (row->fields[i].cell.kind == CELL_NULL)
+            row->fields[i].cell.aux = 0;
+    if (flattened && row->op == 0)
+        row->op = deleted ? 'd' : 'u';
+    return true;
+}
+
+struct range {
+    const uint8_t *p;
+    size_t len;
+    bool present;
+};
+
+/* Reads payload.source, keeping ts_ms. */
+static bool read_source(struct ctx *c)
+{
+    enum js_kind k = js_peek(c->s);
+    if (k == JS_NULL)
+        return js_literal(c->s);
+    if (k != JS_OBJECT)
+        return k == JS_ERROR ? fail_syntax(c->d, c->s, c->base)
+                             : fail(c->d, "payload.source: expected an object, got %s", kind_name(k));
+    js_enter_object(c->s);
+    struct js_str name;
+    int more;
+    while ((more = js_next_member(c->s, &name)) == 1) {
+        if (name.len == 5 && memcmp(name.ptr, "ts_ms", 5) == 0 && js_peek(c->s) != JS_NULL) {
+            const char *saved = c->image;
+            c->image = "payload.source";
+            if (!read_int(c, "ts_ms", "milliseconds", &c->row->source_ts_ms))
+                return false;
+            c->image = saved;
+            c->row->has_source_ts = true;
+        } else if (!js_skip(c->s, NULL)) {
+            return fail_syntax(c->d, c->s, c->base);
+        }
+    }
+    return more == 0 || fail_syntax(c->d, c->s, c->base);
+}
+
+static bool key_is(struct js_str k, const char *word)
+{
+    size_t n = strlen(word);
+    return k.len == n && memcmp(k.ptr, word, n) == 0;
+}
+
+/* Decodes the payload object at [p, p+len) of the message (at offset base). */
+static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, size_t base,
+                           const struct dbz_schema *schema, struct dbz_row *row)
+{
+    struct json_scan *s = &d->scan;
+    js_reset(s, p, len);
+    struct ctx c = {.d = d, .s = s, .base = base, .row = row, .image = "payload"};
+    enum js_kind k = js_peek(s);
+    if (k != JS_OBJECT)
+        return k == JS_ERROR ? fail_syntax(d, s, base)
+                             : fail(d, "payload: expected an object, got %s", kind_name(k));
+    js_enter_object(s);
+    struct range before = {0}, after = {0};
+    bool has_op = false, flattened = false;
+    struct js_str name, raw;
+    int more;
+    while ((more = js_next_member(s, &name)) == 1) {
+        if (key_is(name, "op")) {
+            struct js_str op;
+            if (!read_string(&c, "op", "an operation string", &op))
+                return false;
+            if (op.len != 1 || strchr("cudrtm", op.ptr[0]) == NULL)
+                return fail(d, "payload.op: unknown operation '%.*s'",
+                            (int)(op.len > 10 ? 10 : op.len), op.ptr);
+            row->op = op.ptr[0];
+            has_op = true;
+        } else if (key_is(name, "before") || key_is(name, "after")) {
+            struct range *r = name.ptr[0] == 'b' ? &before : &after;
+            const uint8_t *at = s->p;
+            if (!js_skip(s, &raw))
+                return fail_syntax(d, s, base);
+            r->p = (const uint8_t *)raw.ptr;
+            r->len = raw.len;
+            r->present = !(raw.len == 4 && memcmp(raw.ptr, "null", 4) == 0);
+            (void)at;
+        } else if (key_is(name, "source")) {
+            if (!read_source(&c))
+                return false;
+        } else if (key_is(name, "ts_ms") && js_peek(s) != JS_NULL) {
+            if (!read_int(&c, "ts_ms", "milliseconds", &row->ts_ms))
+                return false;
+            row->has_ts = true;
+        } else {
+            if (name.len > 2 && name.ptr[0] == '_' && name.ptr[1] == '_' &&
+                (key_is(name, "__op") || key_is(name, "__deleted")))
+                flattened = true;
+            if (!js_skip(s, NULL))
+                return fail_syntax(d, s, base);
+        }
+    }
+    if (more < 0)
+        return fail_syntax(d, s, base);
+    if (!js_at_end(s))
+        return fail(d, "invalid JSON at byte %zu: text after the payload", base + (size_t)(s->p - s->begin));
+
+    if (has_op && !flattened) {
+        const struct dbz_schema *image_schema = schema != NULL && schema->envelope ? schema : NULL;
+        if (schema != NULL && !schema->envelope)
+            return fail(d, "schema: describes a flattened record, but the payload is an envelope");
+        if (row->op == 't' || row->op == 'm') {
+            if (image_schema != NULL)
+                for (size_t i = 0; i < image_schema->nfields; i++)
+                    add_field(row, image_schema->fields[i].name, strlen(image_schema->fields[i].name),
+                              &image_schema->fields[i].type);
+            return true;
+        }
+        const struct range *img = row->op == 'd' ? &before : &after;
+        const char *img_name = row->op == 'd' ? "payload.before" : "payload.after";
+        if (!img->present)
+            return fail(d, "%s: missing or null for op '%c'", img_name, row->op);
+        js_reset(&d->sub, img->p, img->len);
+        struct ctx ic = {.d = d, .s = &d->sub, .base = base + (size_t)(img->p - p), .row = row,
+                         .image = img_name};
+        return decode_image(&ic, image_schema, false);
+    }
+    if (flattened) {
+        if (schema != NULL && schema->envelope)
+            return fail(d, "schema: describes an envelope, but the payload is a flattened record");
+        js_reset(&d->sub, p, len);
+        struct ctx ic = {.d = d, .s = &d->sub, .base = base, .row = row, .image = "payload"};
+        row->has_ts = row->has_source_ts = false;
+        return decode_image(&ic, schema, true);
+    }
+    return fail(d, "payload: not a Debezium change event: no 'op' (envelope) and no '__op' or "
+                   "'__deleted' (flattened record)");
+}
+
+/* ---------- entry point ---------- */
+
+struct dbz_decoder *dbz_decoder_new(void)
+{
+    return xcalloc(1, sizeof(struct dbz_decoder));
+}
+
+void dbz_decoder_free(struct dbz_decoder *d)
+{
+    if (d == NULL)
+        return;
+    for (size_t i = 0; i < SCHEMA_CACHE; i++)
+        schema_free(d->cache[i]);
+    js_free(&d->scan);
+    js_free(&d->sub);
+    buf_free(&d->scratch);
+    free(d->fmap);
+    free(d);
+}
+
+enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
+                           struct dbz_row *row, char *err, size_t errlen)
+{
+    d->err = err;
+    d->errlen = errlen;
+    err[0] = '\0';
+    row_reset(row);
+    if (value == NULL)
+        return DBZ_TOMBSTONE;
+    size_t bad;
+    if (!utf8_valid(value, len, &bad)) {
+        fail(d, "invalid UTF-8 at byte %zu", bad);
+        return DBZ_ERROR;
+    }
+    struct json_scan *s = &d->scan;
+    js_reset(s, value, len);
+    enum js_kind k = js_peek(s);
+    if (k != JS_OBJECT) {
+        if (k == JS_EOF)
+            fail(d, "empty message");
+        else if (k == JS_ERROR)
+            fail_syntax(d, s, 0);
+        else
+            fail(d, "not a JSON object: the message is %s", kind_name(k));
+        return DBZ_ERROR;
+    }
+    /* Top level: {"schema": ..., "payload": ...} or the payload itself. */
+    js_enter_object(s);
+    struct js_str name, schema_text = {0}, payload_text = {0};
+    bool has_schema = false, has_payload = false, other = false;
+    int more;
+    while ((more = js_next_member(s, &name)) == 1) {
+        struct js_str raw;
+        bool is_schema = key_is(name, "schema"), is_payload = key_is(name, "payload");
+        if (!js_skip(s, &raw)) {
+            fail_syntax(d, s, 0);
+            return DBZ_ERROR;
+        }
+        if (is_schema) {
+            schema_text = raw;
+            has_schema = true;
+        } else if (is_payload) {
+            payload_text = raw;
+            has_payload = true;
+        } else {
+            other = true;
+        }
+    }
+    if (more < 0) {
+        fail_syntax(d, s, 0);
+        return DBZ_ERROR;
+    }
+    if (!js_at_end(s)) {
+        fail(d, "invalid JSON at byte %zu: text after the message", (size_t)(s->p - s->begin));
+        return DBZ_ERROR;
+    }
+    const uint8_t *base = value;
+    if (has_schema && has_payload && !other) {
+        if (payload_text.len == 4 && memcmp(payload_text.ptr, "null", 4) == 0)
+            return DBZ_TOMBSTONE; /* a tombstone written with its schema */
+        const struct dbz_schema *schema = NULL;
+        if (!(schema_text.len == 4 && memcmp(schema_text.ptr, "null", 4) == 0)) {
+            schema = schema_lookup(d, schema_text);
+            if (schema == NULL)
+                return DBZ_ERROR;
+        }
+        size_t off = (size_t)((const uint8_t *)payload_text.ptr - base);
+        return decode_payload(d, (const uint8_t *)payload_text.ptr, payload_text.len, off,
+                              schema, row)
+                   ? DBZ_ROW
+                   : DBZ_ERROR;
+    }
+    return decode_payload(d, base, len, 0, NULL, row) ? DBZ_ROW : DBZ_ERROR;
+}

@@ -1,0 +1,450 @@
+/* row_batch.c -- see row_batch.h for the contract. */
+#include "row_batch.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_scan.h"
+#include "xalloc.h"
+
+static const char *const meta_names[] = {
+    "_cdc_op", "_cdc_ts", "_cdc_source_ts", "_processed_at", "_kafka_topic", "_kafka_partition",
+    "_kafka_offset",
+};
+#define META_COUNT (sizeof meta_names / sizeof meta_names[0])
+
+/* What a schema-less column has seen, to choose its type. */
+enum seen {
+    SEEN_INT = 1,
+    SEEN_FRACTION = 2,
+    SEEN_BOOL = 4,
+    SEEN_TEXT = 8,
+    SEEN_JSON = 16,
+    SEEN_INEXACT_INT = 32, /* an integer that a double (or INT64) cannot hold exactly */
+    SEEN_BIG_INT = 64,     /* an integer outside INT64 */
+};
+
+struct column {
+    char *source_name, *file_name;
+    struct field_type type;
+    struct cell *cells;
+    size_t ncells, cap;
+    struct buf bytes;
+    struct cell *items;
+    size_t nitems, items_cap;
+    unsigned seen;
+    uint64_t stamp; /* the last row that gave it a value */
+};
+
+struct row_batch {
+    char *topic;
+    int32_t partition;
+    struct column *cols;
+    size_t ncols, cols_cap;
+    size_t rows;
+    struct buf op, ts, source_ts, processed_at, offsets; /* per row */
+    struct buf ts_null, source_ts_null;                 /* one byte per row */
+    size_t hint;
+};
+
+struct row_batch *row_batch_new(const char *topic, int32_t partition)
+{
+    struct row_batch *b = xcalloc(1, sizeof *b);
+    b->topic = xstrdup(topic);
+    b->partition = partition;
+    return b;
+}
+
+static void column_free(struct column *c)
+{
+    free(c->source_name);
+    free(c->file_name);
+    free(c->cells);
+    free(c->items);
+    buf_free(&c->bytes);
+}
+
+void row_batch_clear(struct row_batch *b)
+{
+    for (size_t i = 0; i < b->ncols; i++)
+        column_free(&b->cols[i]);
+    b->ncols = 0;
+    b->rows = 0;
+    b->hint = 0;
+    buf_reset(&b->op);
+    buf_reset(&b->ts);
+    buf_reset(&b->source_ts);
+    buf_reset(&b->processed_at);
+    buf_reset(&b->offsets);
+    buf_reset(&b->ts_null);
+    buf_reset(&b->source_ts_null);
+}
+
+void row_batch_free(struct row_batch *b)
+{
+    if (b == NULL)
+        return;
+    row_batch_clear(b);
+    free(b->cols);
+    buf_free(&b->op);
+    buf_free(&b->ts);
+    buf_free(&b->source_ts);
+    buf_free(&b->processed_at);
+    buf_free(&b->offsets);
+    buf_free(&b->ts_null);
+    buf_free(&b->source_ts_null);
+    free(b->topic);
+    free(b);
+}
+
+size_t row_batch_rows(const struct row_batch *b)
+{
+    return b->rows;
+}
+
+size_t row_batch_memory(const struct row_batch *b)
+{
+    size_t m = b->rows * 40;
+    for (size_t i = 0; i < b->ncols; i++) {
+        const struct column *c = &b->cols[i];
+        m += c->cap * sizeof(struct cell) + c->items_cap * sizeof(struct cell) + c->bytes.cap;
+    }
+    return m;
+}
+
+int64_t row_batch_first_offset(const struct row_batch *b)
+{
+    return b->rows ? ((const int64_t *)b->offsets.data)[0] : -1;
+}
+
+int64_t row_batch_last_offset(const struct row_batch *b)
+{
+    return b->rows ? ((const int64_t *)b->offsets.data)[b->rows - 1] : -1;
+}
+
+static struct column *find_column(struct row_batch *b, const char *name, size_t len)
+{
+    for (size_t probe = 0; probe < b->ncols; probe++) {
+        size_t i = (b->hint + probe) % b->ncols;
+        struct column *c = &b->cols[i];
+        if (strlen(c->source_name) == len && memcmp(c->source_name, name, len) == 0) {
+            b->hint = i + 1;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static bool file_name_taken(const struct row_batch *b, const char *name)
+{
+    for (size_t i = 0; i < META_COUNT; i++)
+        if (strcmp(meta_names[i], name) == 0)
+            return true;
+    for (size_t i = 0; i < b->ncols; i++)
+        if (strcmp(b->cols[i].file_name, name) == 0)
+            return true;
+    return false;
+}
+
+static void push_cell(struct column *c, struct cell cell)
+{
+    if (c->ncells == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->cells = xrealloc(c->cells, c->cap * sizeof *c->cells);
+    }
+    c->cells[c->ncells++] = cell;
+}
+
+static struct column *add_column(struct row_batch *b, const char *name, size_t len,
+                                 const struct field_type *type)
+{
+    if (b->ncols == b->cols_cap) {
+        b->cols_cap = b->cols_cap ? b->cols_cap * 2 : 16;
+        b->cols = xrealloc(b->cols, b->cols_cap * sizeof *b->cols);
+    }
+    struct column *c = &b->cols[b->ncols];
+    memset(c, 0, sizeof *c);
+    c->source_name = xstrndup(name, len);
+    /* Never overwrite a metadata column: keep the source column renamed. */
+    char *file = xstrdup(c->source_name);
+    while (file_name_taken(b, file)) {
+        size_t n = strlen(file);
+        file = xrealloc(file, n + 6);
+        memcpy(file + n, "__src", 6);
+    }
+    c->file_name = file;
+    c->type = *type;
+    buf_reserve(&c->bytes, 64);
+    b->ncols++;
+    struct cell null_cell = {0};
+    for (size_t r = 0; r < b->rows; r++)
+        push_cell(c, null_cell); /* null in the earlier rows */
+    return c;
+}
+
+/* Copies a cell from the row into the column, with its bytes and items. */
+static struct cell copy_cell(struct column *c, const struct dbz_row *row, struct cell in)
+{
+    struct cell out = in;
+    switch (in.kind) {
+    case CELL_BYTES:
+    case CELL_NUMBER:
+    case CELL_TEXT:
+    case CELL_JSON:
+        out.v.off = c->bytes.len;
+        buf_append(&c->bytes, row->bytes.data + in.v.off, in.len);
+        break;
+    case CELL_LIST:
+        out.v.off = c->nitems;
+        for (uint32_t k = 0; k < in.len; k++) {
+            if (c->nitems == c->items_cap) {
+                c->items_cap = c->items_cap ? c->items_cap * 2 : 256;
+                c->items = xrealloc(c->items, c->items_cap * sizeof *c->items);
+            }
+            struct cell e = copy_cell(c, row, row->items[in.v.off + k]);
+            c->items[c->nitems++] = e;
+        }
+        break;
+    default:
+        break;
+    }
+    return out;
+}
+
+static void note_inferred(struct column *c, const struct dbz_row *row, const struct cell *cell)
+{
+    switch (cell->kind) {
+    case CELL_BOOL:
+        c->seen |= SEEN_BOOL;
+        break;
+    case CELL_TEXT:
+        c->seen |= SEEN_TEXT;
+        break;
+    case CELL_JSON:
+        c->seen |= SEEN_JSON;
+        break;
+    case CELL_NUMBER:
+        if (cell->aux) {
+            int64_t v;
+            struct js_str text = {(const char *)row->bytes.data + cell->v.off, cell->len};
+            c->seen |= SEEN_INT;
+            if (!js_to_int64(text, &v))
+                c->seen |= SEEN_BIG_INT | SEEN_INEXACT_INT;
+            else if (v > (INT64_C(1) << 53) || v < -(INT64_C(1) << 53))
+                c->seen |= SEEN_INEXACT_INT;
+        } else {
+            c->seen |= SEEN_FRACTION;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void push_meta(struct row_batch *b, const struct dbz_row *row, int64_t offset,
+                      int64_t processed_at_us)
+{
+    buf_push(&b->op, (uint8_t)row->op);
+    buf_append(&b->ts, &row->ts_ms, 8);
+    buf_push(&b->ts_null, !row->has_ts);
+    buf_append(&b->source_ts, &row->source_ts_ms, 8);
+    buf_push(&b->source_ts_null, !row->has_source_ts);
+    buf_append(&b->processed_at, &processed_at_us, 8);
+    buf_append(&b->offsets, &offset, 8);
+}
+
+enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int64_t offset,
+                             int64_t processed_at_us, char *why, size_t whylen)
+{
+    /* First check every field against its column: a row is added whole or not at all. */
+    for (size_t i = 0; i < row->nfields; i++) {
+        const struct dbz_field *f = &row->fields[i];
+        struct column *c = find_column(b, dbz_field_name(row, f), f->name_len);
+        if (c != NULL && !field_type_equal(&c->type, &f->type)) {
+            char from[48], to[48];
+            field_type_describe(&c->type, from, sizeof from);
+            field_type_describe(&f->type, to, sizeof to);
+            snprintf(why, whylen, "column '%s' changed from %s to %s", c->source_name, from, to);
+            return BATCH_SCHEMA_CHANGED;
+        }
+    }
+    uint64_t stamp = b->rows + 1;
+    for (size_t i = 0; i < row->nfields; i++) {
+        const struct dbz_field *f = &row->fields[i];
+        struct column *c = find_column(b, dbz_field_name(row, f), f->name_len);
+        if (c == NULL)
+            c = add_column(b, dbz_field_name(row, f), f->name_len, &f->type);
+        if (c->stamp == stamp)
+            continue; /* a name given twice: the decoder refuses that, keep the first */
+        c->stamp = stamp;
+        if (c->type.inferred)
+            note_inferred(c, row, &f->cell);
+        push_cell(c, copy_cell(c, row, f->cell));
+    }
+    struct cell null_cell = {0};
+    for (size_t i = 0; i < b->ncols; i++) {
+        if (b->cols[i].stamp != stamp) {
+            b->cols[i].stamp = stamp;
+            push_cell(&b->cols[i], null_cell);
+        }
+    }
+    push_meta(b, row, offset, processed_at_us);
+    b->rows++;
+    return BATCH_ADDED;
+}
+
+/* ---------- writing ---------- */
+
+/* The Parquet type of a schema-less column. */
+static enum pq_column_type inferred_type(unsigned seen)
+{
+    unsigned kinds = seen & (SEEN_INT | SEEN_FRACTION | SEEN_BOOL | SEEN_TEXT | SEEN_JSON);
+    if (kinds == SEEN_BOOL)
+        return PQ_BOOLEAN;
+    if (kinds == SEEN_INT && !(seen & SEEN_BIG_INT))
+        return PQ_INT64;
+    if ((kinds & ~(unsigned)(SEEN_INT | SEEN_FRACTION)) == 0 && kinds != 0 &&
+        !(seen & SEEN_INEXACT_INT))
+        return PQ_DOUBLE;
+    if (kinds == SEEN_JSON)
+        return PQ_JSON;
+    return PQ_STRING;
+}
+
+static bool append_typed(struct pq_writer *w, size_t col, const struct column *c,
+                         const struct cell *cell)
+{
+    switch (cell->kind) {
+    case CELL_NULL:
+        return pq_append_null(w, col);
+    case CELL_BOOL:
+        return pq_append_bool(w, col, cell->v.i != 0);
+    case CELL_INT:
+        return pq_append_i64(w, col, cell->v.i);
+    case CELL_DOUBLE:
+        return c->type.pq == PQ_FLOAT ? pq_append_float(w, col, (float)cell->v.d)
+                                      : pq_append_double(w, col, cell->v.d);
+    case CELL_BYTES:
+        if (c->type.pq == PQ_DECIMAL)
+            return pq_append_decimal_be(w, col, c->bytes.data + cell->v.off, cell->len);
+        return pq_append_bytes(w, col, c->bytes.data + cell->v.off, cell->len);
+    case CELL_LIST:
+        if (!pq_list_begin(w, col))
+            return false;
+        for (uint32_t k = 0; k < cell->len; k++)
+            if (!append_typed(w, col, c, &c->items[cell->v.off + k]))
+                return false;
+        return pq_list_end(w, col);
+    default:
+        return false;
+    }
+}
+
+static bool append_inferred(struct pq_writer *w, size_t col, const struct column *c,
+                            enum pq_column_type type, const struct cell *cell)
+{
+    const char *text = (const char *)c->bytes.data + cell->v.off;
+    if (cell->kind == CELL_NULL)
+        return pq_append_null(w, col);
+    switch (type) {
+    case PQ_BOOLEAN:
+        return pq_append_bool(w, col, cell->v.i != 0);
+    case PQ_INT64: {
+        int64_t v = 0;
+        js_to_int64((struct js_str){text, cell->len}, &v);
+        return pq_append_i64(w, col, v);
+    }
+    case PQ_DOUBLE: {
+        char num[400];
+        size_t n = cell->len < sizeof num - 1 ? cell->len : sizeof num - 1;
+        memcpy(num, text, n);
+        num[n] = '\0';
+        return pq_append_double(w, col, strtod(num, NULL));
+    }
+    default:
+        if (cell->kind == CELL_BOOL)
+            return cell->v.i ? pq_append_bytes(w, col, "true", 4)
+                             : pq_append_bytes(w, col, "false", 5);
+        return pq_append_bytes(w, col, text, cell->len);
+    }
+}
+
+bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, pq_sink_fn sink,
+                     void *sink_ctx, char *err, size_t errlen)
+{
+    size_t ncols = b->ncols + META_COUNT;
+    struct pq_column_spec *specs = xcalloc(ncols, sizeof *specs);
+    enum pq_column_type *final = xcalloc(b->ncols ? b->ncols : 1, sizeof *final);
+    for (size_t i = 0; i < b->ncols; i++) {
+        const struct column *c = &b->cols[i];
+        struct pq_column_spec *s = &specs[i];
+        s->name = c->file_name;
+        s->optional = true;
+        if (c->type.inferred) {
+            final[i] = inferred_type(c->seen);
+            s->type = final[i];
+        } else {
+            s->type = c->type.pq;
+            s->list = c->type.list;
+            s->precision = c->type.precision;
+            s->scale = c->type.scale;
+            s->adjusted_to_utc = c->type.utc;
+        }
+    }
+    struct pq_column_spec *m = &specs[b->ncols];
+    m[0] = (struct pq_column_spec){.name = meta_names[0], .type = PQ_STRING};
+    m[1] = (struct pq_column_spec){.name = meta_names[1], .type = PQ_TIMESTAMP_MILLIS,
+                                   .optional = true, .adjusted_to_utc = true};
+    m[2] = (struct pq_column_spec){.name = meta_names[2], .type = PQ_TIMESTAMP_MILLIS,
+                                   .optional = true, .adjusted_to_utc = true};
+    m[3] = (struct pq_column_spec){.name = meta_names[3], .type = PQ_TIMESTAMP_MICROS,
+                                   .adjusted_to_utc = true};
+    m[4] = (struct pq_column_spec){.name = meta_names[4], .type = PQ_STRING};
+    m[5] = (struct pq_column_spec){.name = meta_names[5], .type = PQ_INT32};
+    m[6] = (struct pq_column_spec){.name = meta_names[6], .type = PQ_INT64};
+
+    const char *why = NULL;
+    struct pq_writer *w = pq_writer_new(specs, ncols, opts, sink, sink_ctx, &why);
+    bool ok = w != NULL;
+    if (!ok)
+        snprintf(err, errlen, "Parquet schema: %s", why);
+    if (ok) {
+        char text[64];
+        pq_writer_add_metadata(w, "cdc.topic", b->topic);
+        snprintf(text, sizeof text, "%d", b->partition);
+        pq_writer_add_metadata(w, "cdc.partition", text);
+        snprintf(text, sizeof text, "%lld", (long long)row_batch_first_offset(b));
+        pq_writer_add_metadata(w, "cdc.first_offset", text);
+        snprintf(text, sizeof text, "%lld", (long long)row_batch_last_offset(b));
+        pq_writer_add_metadata(w, "cdc.last_offset", text);
+    }
+    const int64_t *ts = (const int64_t *)b->ts.data, *sts = (const int64_t *)b->source_ts.data;
+    const int64_t *pat = (const int64_t *)b->processed_at.data;
+    const int64_t *off = (const int64_t *)b->offsets.data;
+    size_t topic_len = strlen(b->topic);
+    for (size_t r = 0; ok && r < b->rows; r++) {
+        for (size_t i = 0; ok && i < b->ncols; i++) {
+            const struct column *c = &b->cols[i];
+            ok = c->type.inferred ? append_inferred(w, i, c, final[i], &c->cells[r])
+                                  : append_typed(w, i, c, &c->cells[r]);
+        }
+        size_t k = b->ncols;
+        char op = (char)b->op.data[r];
+        ok = ok && pq_append_bytes(w, k, &op, 1) &&
+             (b->ts_null.data[r] ? pq_append_null(w, k + 1) : pq_append_i64(w, k + 1, ts[r])) &&
+             (b->source_ts_null.data[r] ? pq_append_null(w, k + 2)
+                                        : pq_append_i64(w, k + 2, sts[r])) &&
+             pq_append_i64(w, k + 3, pat[r]) && pq_append_bytes(w, k + 4, b->topic, topic_len) &&
+             pq_append_i32(w, k + 5, b->partition) && pq_append_i64(w, k + 6, off[r]) &&
+             pq_end_row(w);
+    }
+    ok = ok && pq_writer_close(w);
+    if (!ok && w != NULL)
+        snprintf(err, errlen, "%s", pq_writer_error(w));
+    pq_writer_free(w);
+    free(specs);
+    free(final);
+    return ok;
+}

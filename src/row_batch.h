@@ -1,0 +1,57 @@
+/* row_batch.h -- the column buffers of one topic-partition between two
+ * flushes, and their Parquet file.
+ *
+ * Contract
+ * - Rows decoded by debezium.h are added with their Kafka offset and the time
+ *   they were processed. Columns are matched by name; a column that appears
+ *   later is null in the earlier rows, and a column missing from a row is
+ *   null in it. Data columns are all OPTIONAL in the file.
+ * - A row whose field has a different declared type than the batch's column
+ *   (an ALTER TABLE in the middle of a batch), or that mixes schema and
+ *   schema-less forms for one column, is not added: row_batch_add() returns
+ *   BATCH_SCHEMA_CHANGED and says which column changed; the caller writes the
+ *   batch out and adds the row to a new one.
+ * - Columns without a schema get their type when the file is written: only
+ *   integers -> INT64; numbers -> DOUBLE (when every integer is exact in a
+ *   double); only booleans -> BOOLEAN; only objects/arrays -> JSON; only
+ *   nulls, or a mix -> STRING holding each value's JSON text. No value is lost.
+ * - Every file has the metadata columns, after the data columns:
+ *   _cdc_op, _cdc_ts, _cdc_source_ts, _processed_at, _kafka_topic,
+ *   _kafka_partition, _kafka_offset. A source column with one of these names
+ *   is written as <name>__src.
+ */
+#ifndef CDCW_ROW_BATCH_H
+#define CDCW_ROW_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "debezium.h"
+#include "parquet.h"
+
+struct row_batch;
+
+enum batch_add { BATCH_ADDED, BATCH_SCHEMA_CHANGED };
+
+struct row_batch *row_batch_new(const char *topic, int32_t partition);
+void row_batch_free(struct row_batch *b);
+
+enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int64_t offset,
+                             int64_t processed_at_us, char *why, size_t whylen);
+
+size_t row_batch_rows(const struct row_batch *b);
+/* Memory held by the buffers, in bytes. */
+size_t row_batch_memory(const struct row_batch *b);
+int64_t row_batch_first_offset(const struct row_batch *b);
+int64_t row_batch_last_offset(const struct row_batch *b);
+
+/* Writes all rows as one Parquet file through sink. False with err set on
+ * failure (the batch is left as it was). */
+bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, pq_sink_fn sink,
+                     void *sink_ctx, char *err, size_t errlen);
+
+/* Empties the batch (columns forgotten), keeping its topic and partition. */
+void row_batch_clear(struct row_batch *b);
+
+#endif
