@@ -59,7 +59,7 @@ struct dbz_schema {
 #define SCHEMA_CACHE 16
 
 struct dbz_decoder {
-    struct json_scan scan, sub;
+    struct json_scan scan, sub, check; /* top level, row image, JSON text checks */
     struct dbz_schema *cache[SCHEMA_CACHE];
     size_t cache_next;
     struct buf scratch;
@@ -289,7 +289,7 @@ static bool map_field(const cJSON *fs, struct schema_field *f)
             f->conv = CONV_LIST;
             f->elem_conv = elem.conv;
             f->int_bits = elem.int_bits;
-            f->kafka_type = "array";
+            f->kafka_type = elem.kafka_type; /* messages name the element type */
             return true;
         }
     } else if (map_primitive(fs, f)) {
@@ -766,10 +766,10 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
             return false;
         put_bytes(c->row, out, CELL_BYTES, str.ptr, str.len);
         /* The column is annotated JSON: readers reject malformed JSON text. */
-        js_reset(&d->sub, c->row->bytes.data + out->v.off, out->len);
-        if (!js_skip(&d->sub, NULL) || !js_at_end(&d->sub))
+        js_reset(&d->check, c->row->bytes.data + out->v.off, out->len);
+        if (!js_skip(&d->check, NULL) || !js_at_end(&d->check))
             return fail(d, "%s.%s: the io.debezium.data.Json value is not valid JSON (%s at byte %zu)",
-                        c->image, f->name, js_error(&d->sub), js_error_offset(&d->sub));
+                        c->image, f->name, js_error(&d->check), js_error_offset(&d->check));
         return true;
     }
     case CONV_BYTES:
@@ -1221,6 +1221,7 @@ void dbz_decoder_free(struct dbz_decoder *d)
         schema_free(d->cache[i]);
     js_free(&d->scan);
     js_free(&d->sub);
+    js_free(&d->check);
     buf_free(&d->scratch);
     free(d->fmap);
     free(d);
