@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-    build-essential cmake pkg-config git
+    build-essential cmake pkg-config git clang libclang-rt-14-dev
     librdkafka-dev libcurl4-openssl-dev libssl-dev libsnappy-dev libzstd-dev zlib1g-dev
     libcjson-dev libmicrohttpd-dev libcmocka-dev
 )

@@ -18,3 +18,9 @@ for variant in build build-asan; do
     cmake --build "$variant" -j "$jobs"
     (cd "$variant" && ctest --output-on-failure -j "$jobs")
 done
+
+# The decoder's libFuzzer target, a short fixed run (clang build).
+echo "=== build-fuzz (libFuzzer, ASan, UBSan)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDCW_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz_decoder
+(cd build-fuzz && ctest --output-on-failure -L fuzz)

@@ -61,7 +61,7 @@ struct dbz_schema {
 struct dbz_decoder {
     struct json_scan scan, sub, check; /* top level, row image, JSON text checks */
     struct dbz_schema *cache[SCHEMA_CACHE];
-    size_t cache_next;
+    size_t cache_next, last_hit;
     struct buf scratch;
     const struct schema_field **fmap; /* the schema field of each row field */
     size_t fmap_cap;
@@ -274,7 +274,7 @@ static bool map_field(const cJSON *fs, struct schema_field *f)
 {
     memset(f, 0, sizeof *f);
     const char *field = json_str(fs, "field");
-    if (field == NULL)
+    if (field == NULL || field[0] == '\0')
         return false;
     f->name = xstrdup(field);
     const char *type = json_str(fs, "type");
@@ -360,7 +360,7 @@ static struct dbz_schema *schema_parse(struct dbz_decoder *d, const char *text, 
     cJSON_ArrayForEach(f, list)
     {
         if (!map_field(f, &s->fields[s->nfields])) {
-            fail(d, "schema: field %d has no name", (int)s->nfields);
+            fail(d, "schema: field %d has no name or an empty one", (int)s->nfields);
             cJSON_Delete(root);
             schema_free(s);
             return NULL;
@@ -678,19 +678,32 @@ static bool read_string(struct ctx *c, const char *field, const char *expected, 
     return true;
 }
 
-static bool read_int(struct ctx *c, const char *field, const char *expected, int64_t *out)
+/* Reads an integer; `expected` and `kafka_type` name it in errors
+ * ("an integer for int32"), formatted only when there is one. */
+static bool read_int_of(struct ctx *c, const char *field, const char *expected,
+                        const char *kafka_type, int64_t *out)
 {
     enum js_kind k = js_peek(c->s);
     struct js_str text;
     bool integer;
-    if (k != JS_NUMBER)
-        return k == JS_ERROR ? fail_syntax(c->d, c->s, c->base) : type_error(c, field, expected, k);
-    if (!js_number(c->s, &text, &integer))
+    if (k == JS_NUMBER && js_number(c->s, &text, &integer) && integer && js_to_int64(text, out))
+        return true;
+    char what[64];
+    if (kafka_type != NULL)
+        snprintf(what, sizeof what, "%s for %s", expected, kafka_type);
+    else
+        snprintf(what, sizeof what, "%s", expected);
+    if (k == JS_ERROR || c->s->error != NULL)
         return fail_syntax(c->d, c->s, c->base);
-    if (!integer || !js_to_int64(text, out))
-        return fail(c->d, "%s.%s: expected %s, got %.*s", c->image, field, expected,
-                    (int)(text.len > 40 ? 40 : text.len), text.ptr);
-    return true;
+    if (k != JS_NUMBER)
+        return type_error(c, field, what, k);
+    return fail(c->d, "%s.%s: expected %s, got %.*s", c->image, field, what,
+                (int)(text.len > 40 ? 40 : text.len), text.ptr);
+}
+
+static bool read_int(struct ctx *c, const char *field, const char *expected, int64_t *out)
+{
+    return read_int_of(c, field, expected, NULL, out);
 }
 
 static bool convert(struct ctx *c, const struct schema_field *f, enum conv conv, struct cell *out);
@@ -714,9 +727,7 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
     }
     case CONV_INT:
     case CONV_NANOS_TO_MICROS: {
-        char expected[32];
-        snprintf(expected, sizeof expected, "an integer for %s", f->kafka_type);
-        if (!read_int(c, f->name, expected, &i))
+        if (!read_int_of(c, f->name, "an integer", f->kafka_type, &i))
             return false;
         if (f->int_bits < 64) {
             int64_t lim = (int64_t)1 << (f->int_bits - 1);
@@ -997,6 +1008,8 @@ static bool decode_image(struct ctx *c, const struct dbz_schema *schema, bool fl
     size_t hint = 0;
     bool deleted = false;
     while ((more = js_next_member(c->s, &name)) == 1) {
+        if (name.len == 0 || memchr(name.ptr, '\0', name.len) != NULL)
+            return fail(d, "%s: a field name is empty or holds a NUL character", c->image);
         if (flattened && is_flattened_meta(name.ptr, name.len)) {
             int64_t v;
             if (name.len == 4) { /* __op */
@@ -1120,8 +1133,11 @@ static bool key_is(struct js_str k, const char *word)
 }
 
 /* Decodes the payload object at [p, p+len) of the message (at offset base). */
+/* Decodes the payload object at [p, p+len) of the message (at offset base).
+ * With `closing`, the payload is followed by the '}' of the outer
+ * {"schema":..,"payload":..} object, which is checked here. */
 static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, size_t base,
-                           const struct dbz_schema *schema, struct dbz_row *row)
+                           const struct dbz_schema *schema, struct dbz_row *row, bool closing)
 {
     struct json_scan *s = &d->scan;
     js_reset(s, p, len);
@@ -1132,10 +1148,23 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
                              : fail(d, "payload: expected an object, got %s", kind_name(k));
     js_enter_object(s);
     struct range before = {0}, after = {0};
-    bool has_op = false, flattened = false;
+    bool has_op = false, flattened = false, after_decoded = false;
+    bool eager = schema != NULL && schema->envelope;
     struct js_str name, raw;
     int more;
     while ((more = js_next_member(s, &name)) == 1) {
+        if (eager && !after_decoded && key_is(name, "after") && js_peek(s) == JS_OBJECT) {
+            /* The common case, decoded in place: the image of c, u and r. */
+            struct ctx ic = c;
+            ic.image = "payload.after";
+            const uint8_t *at = s->p;
+            if (!decode_image(&ic, schema, false))
+                return false;
+            after.p = at;
+            after.len = (size_t)(s->p - at);
+            after.present = after_decoded = true;
+            continue;
+        }
         if (key_is(name, "op")) {
             struct js_str op;
             if (!read_string(&c, "op", "an operation string", &op))
@@ -1171,13 +1200,26 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
     }
     if (more < 0)
         return fail_syntax(d, s, base);
+    if (closing) {
+        while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+            s->p++;
+        if (s->p >= s->end || *s->p != '}')
+            return fail(d, "invalid JSON at byte %zu: expected '}' after the payload",
+                        base + (size_t)(s->p - s->begin));
+        s->p++;
+    }
     if (!js_at_end(s))
-        return fail(d, "invalid JSON at byte %zu: text after the payload", base + (size_t)(s->p - s->begin));
+        return fail(d, "invalid JSON at byte %zu: text after the %s",
+                    base + (size_t)(s->p - s->begin), closing ? "message" : "payload");
 
     if (has_op && !flattened) {
         const struct dbz_schema *image_schema = schema != NULL && schema->envelope ? schema : NULL;
         if (schema != NULL && !schema->envelope)
             return fail(d, "schema: describes a flattened record, but the payload is an envelope");
+        if (after_decoded && row->op != 'c' && row->op != 'u' && row->op != 'r') {
+            row->nfields = 0; /* not this operation's image */
+            row->nitems = 0;
+        }
         if (row->op == 't' || row->op == 'm') {
             if (image_schema != NULL)
                 for (size_t i = 0; i < image_schema->nfields; i++)
@@ -1189,6 +1231,8 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
         const char *img_name = row->op == 'd' ? "payload.before" : "payload.after";
         if (!img->present)
             return fail(d, "%s: missing or null for op '%c'", img_name, row->op);
+        if (img == &after && after_decoded)
+            return true;
         js_reset(&d->sub, img->p, img->len);
         struct ctx ic = {.d = d, .s = &d->sub, .base = base + (size_t)(img->p - p), .row = row,
                          .image = img_name};
@@ -1197,6 +1241,8 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
     if (flattened) {
         if (schema != NULL && schema->envelope)
             return fail(d, "schema: describes an envelope, but the payload is a flattened record");
+        row->nfields = 0;
+        row->nitems = 0;
         js_reset(&d->sub, p, len);
         struct ctx ic = {.d = d, .s = &d->sub, .base = base, .row = row, .image = "payload"};
         row->has_ts = row->has_source_ts = false;
@@ -1207,6 +1253,59 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
 }
 
 /* ---------- entry point ---------- */
+
+/* The fast path for Kafka Connect's compact output, {"schema":S,"payload":P}
+ * with S byte-equal to a schema already parsed: S is neither scanned nor
+ * validated again. Returns false (nothing decided) when it does not apply. */
+static bool decode_known_schema(struct dbz_decoder *d, const uint8_t *msg, size_t len,
+                                struct dbz_row *row, enum dbz_result *result)
+{
+    static const char head[] = "{\"schema\":";
+    static const char mid[] = ",\"payload\":";
+    const size_t hl = sizeof head - 1, ml = sizeof mid - 1;
+    if (len < hl || memcmp(msg, head, hl) != 0)
+        return false;
+    for (size_t k = 0; k < SCHEMA_CACHE; k++) {
+        const struct dbz_schema *s = d->cache[(d->last_hit + k) % SCHEMA_CACHE];
+        if (s == NULL || len < hl + s->text_len + ml + 2 ||
+            memcmp(msg + hl + s->text_len, mid, ml) != 0 ||
+            memcmp(msg + hl, s->text, s->text_len) != 0)
+            continue;
+        d->last_hit = (d->last_hit + k) % SCHEMA_CACHE;
+        size_t off = hl + s->text_len + ml;
+        size_t bad;
+        if (!utf8_valid(msg + off, len - off, &bad)) {
+            fail(d, "invalid UTF-8 at byte %zu", off + bad);
+            *result = DBZ_ERROR;
+            return true;
+        }
+        const uint8_t *p = msg + off;
+        size_t n = len - off;
+        while (n > 0 && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
+            p++;
+            n--;
+        }
+        if (n >= 4 && memcmp(p, "null", 4) == 0) {
+            /* {"schema":..,"payload":null}: a tombstone, if nothing else follows. */
+            size_t q = 4;
+            while (q < n && (p[q] == ' ' || p[q] == '\n' || p[q] == '\r' || p[q] == '\t'))
+                q++;
+            if (q < n && p[q] == '}') {
+                q++;
+                while (q < n && (p[q] == ' ' || p[q] == '\n' || p[q] == '\r' || p[q] == '\t'))
+                    q++;
+                if (q == n) {
+                    *result = DBZ_TOMBSTONE;
+                    return true;
+                }
+            }
+            return false; /* let the general path report what is wrong */
+        }
+        *result = decode_payload(d, msg + off, len - off, off, s, row, true) ? DBZ_ROW : DBZ_ERROR;
+        return true;
+    }
+    return false;
+}
 
 struct dbz_decoder *dbz_decoder_new(void)
 {
@@ -1237,6 +1336,9 @@ enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
     if (value == NULL)
         return DBZ_TOMBSTONE;
     size_t bad;
+    enum dbz_result fast;
+    if (decode_known_schema(d, value, len, row, &fast))
+        return fast;
     if (!utf8_valid(value, len, &bad)) {
         fail(d, "invalid UTF-8 at byte %zu", bad);
         return DBZ_ERROR;
@@ -1295,9 +1397,9 @@ enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
         }
         size_t off = (size_t)((const uint8_t *)payload_text.ptr - base);
         return decode_payload(d, (const uint8_t *)payload_text.ptr, payload_text.len, off,
-                              schema, row)
+                              schema, row, false)
                    ? DBZ_ROW
                    : DBZ_ERROR;
     }
-    return decode_payload(d, base, len, 0, NULL, row) ? DBZ_ROW : DBZ_ERROR;
+    return decode_payload(d, base, len, 0, NULL, row, false) ? DBZ_ROW : DBZ_ERROR;
 }

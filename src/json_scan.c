@@ -11,6 +11,7 @@ void js_reset(struct json_scan *s, const void *data, size_t len)
     s->end = s->begin + len;
     s->error = NULL;
     s->error_offset = 0;
+    s->fresh = false;
 }
 
 void js_free(struct json_scan *s)
@@ -81,6 +82,7 @@ bool js_enter_object(struct json_scan *s)
     if (js_peek(s) != JS_OBJECT)
         return js_fail(s, "expected an object");
     s->p++;
+    s->fresh = true;
     return true;
 }
 
@@ -89,6 +91,7 @@ bool js_enter_array(struct json_scan *s)
     if (js_peek(s) != JS_ARRAY)
         return js_fail(s, "expected an array");
     s->p++;
+    s->fresh = true;
     return true;
 }
 
@@ -141,6 +144,18 @@ static bool scan_string(struct json_scan *s, struct buf *scratch, struct js_str 
         return js_fail(s, "expected a string");
     const uint8_t *start = ++s->p;
     const uint8_t *q = start;
+    /* Eight bytes at a time while none is a quote, a backslash or a control character. */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (q + 8 <= s->end) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+        uint64_t special = ((quote - ones) & ~quote) | ((slash - ones) & ~slash) |
+                           ((w - ones * 0x20) & ~w);
+        if (special & highs)
+            break;
+        q += 8;
+    }
     while (q < s->end && *q != '"' && *q != '\\') {
         if (*q < 0x20) {
             s->p = q;
@@ -212,7 +227,7 @@ static bool scan_string(struct json_scan *s, struct buf *scratch, struct js_str 
             break;
         }
         default:
-            s->p = q - 1;
+            s->p = q - 2; /* at the backslash */
             return js_fail(s, "bad escape in a string");
         }
     }
@@ -251,21 +266,17 @@ int js_next_member(struct json_scan *s, struct js_str *name)
     if (s->error != NULL)
         return -1;
     skip_ws(s);
-    if (s->p < s->end && s->p > s->begin) {
-        /* First member right after '{' (possibly an empty object), or after ','. */
-        const uint8_t *prev = s->p - 1;
-        while (prev > s->begin && (*prev == ' ' || *prev == '\n' || *prev == '\r' || *prev == '\t'))
-            prev--;
-        if (*prev == '{' && *s->p == '}') {
+    if (s->fresh) {
+        s->fresh = false;
+        if (s->p < s->end && *s->p == '}') {
             s->p++;
             return 0;
         }
-        if (*prev != '{' && *prev != ',') {
-            int more = after_value(s, '}', "expected ',' or '}' after an object member");
-            if (more <= 0)
-                return more;
-            skip_ws(s);
-        }
+    } else {
+        int more = after_value(s, '}', "expected ',' or '}' after an object member");
+        if (more <= 0)
+            return more;
+        skip_ws(s);
     }
     if (!scan_string(s, &s->key_scratch, name))
         return -1;
@@ -283,18 +294,14 @@ int js_next_element(struct json_scan *s)
         js_fail(s, "unterminated array");
         return -1;
     }
-    const uint8_t *prev = s->p - 1;
-    while (prev > s->begin && (*prev == ' ' || *prev == '\n' || *prev == '\r' || *prev == '\t'))
-        prev--;
-    if (*prev == '[') {
+    if (s->fresh) {
+        s->fresh = false;
         if (*s->p == ']') {
             s->p++;
             return 0;
         }
         return 1;
     }
-    if (*prev == ',') /* cannot happen: commas are consumed with the element before */
-        return 1;
     return after_value(s, ']', "expected ',' or ']' after an array element");
 }
 
@@ -465,6 +472,15 @@ bool js_to_int64(struct js_str text, int64_t *out)
     if (p >= end)
         return false;
     uint64_t v = 0;
+    if (end - p <= 18) { /* cannot overflow: no check per digit */
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                return false;
+            v = v * 10 + (unsigned)(*p - '0');
+        }
+        *out = neg ? -(int64_t)v : (int64_t)v;
+        return true;
+    }
     for (; p < end; p++) {
         if (*p < '0' || *p > '9')
             return false;

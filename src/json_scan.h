@@ -32,6 +32,7 @@ struct json_scan {
     const uint8_t *begin, *p, *end;
     const char *error;
     size_t error_offset;
+    bool fresh; /* just entered an object or array: no member read yet */
     struct buf key_scratch, value_scratch;
     char number[64];
 };

@@ -28,6 +28,7 @@ enum seen {
 
 struct column {
     char *source_name, *file_name;
+    size_t source_len;
     struct field_type type;
     struct cell *cells;
     size_t ncells, cap;
@@ -129,7 +130,7 @@ static struct column *find_column(struct row_batch *b, const char *name, size_t 
     for (size_t probe = 0; probe < b->ncols; probe++) {
         size_t i = (b->hint + probe) % b->ncols;
         struct column *c = &b->cols[i];
-        if (strlen(c->source_name) == len && memcmp(c->source_name, name, len) == 0) {
+        if (c->source_len == len && memcmp(c->source_name, name, len) == 0) {
             b->hint = i + 1;
             return c;
         }
@@ -167,6 +168,7 @@ static struct column *add_column(struct row_batch *b, const char *name, size_t l
     struct column *c = &b->cols[b->ncols];
     memset(c, 0, sizeof *c);
     c->source_name = xstrndup(name, len);
+    c->source_len = len;
     /* Never overwrite a metadata column: keep the source column renamed. */
     char *file = xstrdup(c->source_name);
     while (file_name_taken(b, file)) {

@@ -199,3 +199,70 @@ test('a declared type change ends the file; an added column does not', async () 
   assert.equal(t, 'BIGINT');
   assert.ok(existsSync(flushes[1].flush));
 });
+
+test('messages whose schema was seen before take the fast path with the same results', async () => {
+  // Kafka Connect's own compact form, made without JSON.parse: JavaScript
+  // numbers would round the int64 values.
+  const minify = (text) => {
+    let out = '';
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text[i];
+      if (inString) {
+        out += ch;
+        if (ch === '\\') out += text[++i];
+        else if (ch === '"') inString = false;
+      } else if (ch === '"') {
+        inString = true;
+        out += ch;
+      } else if (!' \n\r\t'.includes(ch)) {
+        out += ch;
+      }
+    }
+    return out;
+  };
+  const compact = minify(readFileSync(join(fixtures, 'generated', 'semantic_types_0.json'), 'utf8'));
+  const payloadAt = compact.indexOf(',"payload":');
+  const schemaText = compact.slice('{"schema":'.length, payloadAt);
+  const payloadText = compact.slice(payloadAt + ',"payload":'.length, -1);
+  const withPayload = (payload) => `{"schema":${schemaText},"payload":${payload}}`;
+  const badInt = { before: null, after: { i8: 300 }, op: 'c' };
+  const file = ndjsonFile([
+    compact, // parses and caches the schema
+    compact, // the fast path
+    withPayload(JSON.stringify(badInt)),
+    `${compact} x`,
+    withPayload(payloadText.slice(0, -1)),
+    withPayload('null'),
+    withPayload(`${payloadText}, "extra": 1`),
+  ]);
+  const bytesFile = ndjsonFile([compact]);
+  const { results, flushes } = await decode([file], { ndjson: true });
+  assert.deepEqual(results.map((r) => r.result), ['row', 'row', 'error', 'error', 'error', 'tombstone', 'error']);
+  assert.equal(results[2].error, 'payload.after.i8: 300 is out of the int8 range');
+  assert.match(results[3].error, /^invalid JSON at byte \d+: text after the message$/);
+  assert.match(results[4].error, /^invalid JSON at byte \d+/);
+  assert.match(results[6].error, /^invalid JSON at byte \d+: expected '}' after the payload$/);
+  const rows = await query(`SELECT * EXCLUDE (_kafka_offset) FROM read_parquet(${sql(flushes[0].flush)})`, { js: true });
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows[1], rows[0], 'the fast path decodes exactly like the general path');
+  const general = await decode([join(fixtures, 'generated', 'semantic_types_0.json')]);
+  const reference = await query(`SELECT * EXCLUDE (_kafka_offset) FROM read_parquet(${sql(general.flushes[0].flush)})`, { js: true });
+  // Struct fields keep their exact JSON text, whitespace included.
+  assert.equal(rows[0].geom, '{"wkb":"AQ==","srid":4326}');
+  assert.equal(reference[0].geom, '{"wkb": "AQ==", "srid": 4326}');
+  for (const r of [rows[0], reference[0]]) {
+    delete r.geom;
+    delete r.hstore;
+  }
+  assert.deepEqual(rows[0], reference[0]);
+
+  // Invalid UTF-8 in the payload of a known schema is caught, with its offset in the message.
+  const good = Buffer.from(compact);
+  const at = good.indexOf('Zo') + 2;
+  const broken = Buffer.concat([good, Buffer.from('\n'), good.subarray(0, at), Buffer.from([0xff]), good.subarray(at + 2)]);
+  writeFileSync(bytesFile, broken);
+  const u = await decode([bytesFile], { ndjson: true });
+  assert.deepEqual(u.results.map((r) => r.result), ['row', 'error']);
+  assert.equal(u.results[1].error, `invalid UTF-8 at byte ${at}`);
+});

@@ -1,0 +1,190 @@
+/* Unit tests of debezium.c over Debezium's own samples (tests/fixtures/debezium):
+ * the operation, the metadata, each field's type and exact cell value. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debezium.h"
+
+struct fixture {
+    struct dbz_decoder *dec;
+    struct dbz_row row;
+    char err[512];
+    char *data;
+    size_t len;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dec = dbz_decoder_new();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    dbz_row_free(&f->row);
+    dbz_decoder_free(f->dec);
+    free(f->data);
+    free(f);
+    return 0;
+}
+
+static enum dbz_result decode_file(struct fixture *f, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/debezium/%s", CDCW_FIXTURES, name);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    f->len = (size_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    free(f->data);
+    f->data = malloc(f->len);
+    assert_int_equal(fread(f->data, 1, f->len, fp), f->len);
+    fclose(fp);
+    return dbz_decode(f->dec, f->data, f->len, &f->row, f->err, sizeof f->err);
+}
+
+static const struct dbz_field *field(const struct dbz_row *row, const char *name)
+{
+    for (size_t i = 0; i < row->nfields; i++)
+        if (strcmp(dbz_field_name(row, &row->fields[i]), name) == 0)
+            return &row->fields[i];
+    fail_msg("no field %s", name);
+    return NULL;
+}
+
+static void assert_text(const struct dbz_row *row, const char *name, const char *expected)
+{
+    const struct dbz_field *fl = field(row, name);
+    if (expected == NULL) {
+        assert_int_equal(fl->cell.kind, CELL_NULL);
+        return;
+    }
+    assert_true(fl->cell.kind == CELL_BYTES || fl->cell.kind == CELL_TEXT);
+    assert_int_equal(fl->cell.len, strlen(expected));
+    assert_memory_equal(row->bytes.data + fl->cell.v.off, expected, fl->cell.len);
+}
+
+static void test_create_with_schema(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "pg_create_with_schema.json"), DBZ_ROW);
+    const struct dbz_row *r = &f->row;
+    assert_int_equal(r->op, 'c');
+    assert_true(r->has_ts);
+    assert_true(r->ts_ms == 1559033904863LL);
+    assert_true(r->has_source_ts);
+    assert_true(r->source_ts_ms == 1559033904859LL);
+    assert_int_equal(r->nfields, 4);
+    const struct dbz_field *id = field(r, "id");
+    assert_int_equal(id->type.pq, PQ_INT32);
+    assert_false(id->type.inferred);
+    assert_int_equal(id->cell.kind, CELL_INT);
+    assert_int_equal(id->cell.v.i, 1);
+    assert_int_equal(field(r, "email")->type.pq, PQ_STRING);
+    assert_text(r, "first_name", "Anne");
+    assert_text(r, "email", "annek@noanswer.org");
+}
+
+static void test_update_and_delete_images(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "pg_update_with_schema.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 'u');
+    assert_text(&f->row, "first_name", "Anne Marie"); /* after, not before */
+    assert_int_equal(decode_file(f, "pg_update_replica_identity_default_with_schema.json"), DBZ_ROW);
+    assert_text(&f->row, "first_name", "Anne Marie");
+    assert_int_equal(decode_file(f, "pg_delete_with_schema.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 'd');
+    assert_int_equal(field(&f->row, "id")->cell.v.i, 1); /* before: only the key */
+    assert_text(&f->row, "first_name", NULL);
+    assert_int_equal(decode_file(f, "pg_read_snapshot_with_schema.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 'r');
+}
+
+static void test_without_schema_keeps_json_kinds(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "pg_create_without_schema.json"), DBZ_ROW);
+    const struct dbz_field *id = field(&f->row, "id");
+    assert_true(id->type.inferred);
+    assert_int_equal(id->cell.kind, CELL_NUMBER);
+    assert_int_equal(id->cell.aux, 1); /* an integer */
+    assert_memory_equal(f->row.bytes.data + id->cell.v.off, "1", 1);
+    assert_text(&f->row, "last_name", "Kretchmar");
+    assert_int_equal(decode_file(f, "pg_delete_without_schema.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 'd');
+    assert_text(&f->row, "first_name", "Anne Marie");
+}
+
+static void test_truncate_and_message_have_no_image(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "pg_truncate_without_schema.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 't');
+    assert_int_equal(f->row.nfields, 0);
+    assert_true(f->row.ts_ms == 1559033904961LL);
+    assert_int_equal(decode_file(f, "pg_message_without_schema.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 'm');
+    assert_int_equal(f->row.nfields, 0);
+    assert_true(f->row.source_ts_ms == 1559033904863LL);
+}
+
+static void test_flattened_records(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "flattened_create.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 'c');
+    assert_false(f->row.has_ts);
+    assert_true(f->row.source_ts_ms == 1559033904859LL);
+    assert_text(&f->row, "__deleted", "false");
+    assert_text(&f->row, "__table", "customers");
+    for (size_t i = 0; i < f->row.nfields; i++)
+        assert_string_not_equal(dbz_field_name(&f->row, &f->row.fields[i]), "__op");
+    assert_int_equal(decode_file(f, "flattened_delete_rewrite.json"), DBZ_ROW);
+    assert_int_equal(f->row.op, 'd');
+    assert_text(&f->row, "__deleted", "true");
+}
+
+static void test_tombstone_and_key(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(dbz_decode(f->dec, NULL, 0, &f->row, f->err, sizeof f->err), DBZ_TOMBSTONE);
+    assert_int_equal(decode_file(f, "key_with_schema.json"), DBZ_ERROR);
+    assert_non_null(strstr(f->err, "not a Debezium change event"));
+}
+
+static void test_schema_is_parsed_once_and_reused(void **state)
+{
+    struct fixture *f = *state;
+    /* The same schema text twice, then a message of another table: all decode. */
+    assert_int_equal(decode_file(f, "pg_create_with_schema.json"), DBZ_ROW);
+    assert_int_equal(decode_file(f, "pg_create_with_schema.json"), DBZ_ROW);
+    assert_text(&f->row, "first_name", "Anne");
+    assert_int_equal(decode_file(f, "pg_update_with_schema.json"), DBZ_ROW);
+    assert_text(&f->row, "first_name", "Anne Marie");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_with_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_and_delete_images, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_without_schema_keeps_json_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncate_and_message_have_no_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flattened_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_and_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_is_parsed_once_and_reused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,161 @@
+/* Unit tests of json_scan.c: walking, zero-copy and escaped strings,
+ * numbers, skipping, and errors with their offsets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "json_scan.h"
+
+static void assert_str(struct js_str s, const char *expected)
+{
+    assert_int_equal(s.len, strlen(expected));
+    assert_memory_equal(s.ptr, expected, s.len);
+}
+
+static void test_walks_objects_and_arrays(void **state)
+{
+    (void)state;
+    const char *text = " {\"a\" : [1, -2.5e3, true, null, \"x\"], \"b\": {}, \"c\": []} ";
+    struct json_scan s = {0};
+    js_reset(&s, text, strlen(text));
+    assert_true(js_enter_object(&s));
+    struct js_str key, str;
+    bool integer;
+    assert_int_equal(js_next_member(&s, &key), 1);
+    assert_str(key, "a");
+    assert_true(js_enter_array(&s));
+    assert_int_equal(js_next_element(&s), 1);
+    assert_true(js_number(&s, &str, &integer));
+    assert_str(str, "1");
+    assert_true(integer);
+    assert_int_equal(js_next_element(&s), 1);
+    assert_true(js_number(&s, &str, &integer));
+    assert_str(str, "-2.5e3");
+    assert_false(integer);
+    assert_int_equal(js_next_element(&s), 1);
+    assert_int_equal(js_peek(&s), JS_TRUE);
+    assert_true(js_literal(&s));
+    assert_int_equal(js_next_element(&s), 1);
+    assert_int_equal(js_peek(&s), JS_NULL);
+    assert_true(js_literal(&s));
+    assert_int_equal(js_next_element(&s), 1);
+    assert_true(js_string(&s, &str));
+    assert_str(str, "x");
+    assert_int_equal(js_next_element(&s), 0);
+    assert_int_equal(js_next_member(&s, &key), 1);
+    assert_str(key, "b");
+    assert_true(js_enter_object(&s));
+    assert_int_equal(js_next_member(&s, &key), 0);
+    assert_int_equal(js_next_member(&s, &key), 1);
+    assert_str(key, "c");
+    assert_true(js_enter_array(&s));
+    assert_int_equal(js_next_element(&s), 0);
+    assert_int_equal(js_next_member(&s, &key), 0);
+    assert_true(js_at_end(&s));
+    js_free(&s);
+}
+
+static void test_strings_zero_copy_and_escapes(void **state)
+{
+    (void)state;
+    const char *plain = "\"hello\"";
+    struct json_scan s = {0};
+    struct js_str out;
+    js_reset(&s, plain, strlen(plain));
+    assert_true(js_string(&s, &out));
+    assert_ptr_equal(out.ptr, plain + 1); /* no copy */
+    const char *escaped = "\"a\\\"b\\\\c\\/d\\n\\t\\u00fc\\u6771\\ud83d\\ude80\"";
+    js_reset(&s, escaped, strlen(escaped));
+    assert_true(js_string(&s, &out));
+    assert_str(out, "a\"b\\c/d\n\t\xc3\xbc\xe6\x9d\xb1\xf0\x9f\x9a\x80");
+    const char *nul = "\"x\\u0000y\"";
+    js_reset(&s, nul, strlen(nul));
+    assert_true(js_string(&s, &out));
+    assert_int_equal(out.len, 3);
+    assert_memory_equal(out.ptr, "x\0y", 3);
+    js_free(&s);
+}
+
+static void test_skip_gives_raw_text(void **state)
+{
+    (void)state;
+    const char *text = "{\"k\": {\"n\": [1, {\"x\": \"}]\"}], \"e\": {}}, \"z\": 2}";
+    struct json_scan s = {0};
+    js_reset(&s, text, strlen(text));
+    struct js_str key, raw;
+    assert_true(js_enter_object(&s));
+    assert_int_equal(js_next_member(&s, &key), 1);
+    assert_true(js_skip(&s, &raw));
+    assert_str(raw, "{\"n\": [1, {\"x\": \"}]\"}], \"e\": {}}");
+    assert_int_equal(js_next_member(&s, &key), 1);
+    assert_str(key, "z");
+    js_free(&s);
+}
+
+static void test_integers(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_true(js_to_int64((struct js_str){"9223372036854775807", 19}, &v));
+    assert_true(v == INT64_MAX);
+    assert_true(js_to_int64((struct js_str){"-9223372036854775808", 20}, &v));
+    assert_true(v == INT64_MIN);
+    assert_false(js_to_int64((struct js_str){"9223372036854775808", 19}, &v));
+    assert_false(js_to_int64((struct js_str){"-9223372036854775809", 20}, &v));
+    assert_false(js_to_int64((struct js_str){"18446744073709551616", 20}, &v));
+    assert_false(js_to_int64((struct js_str){"-", 1}, &v));
+}
+
+struct bad_case {
+    const char *text;
+    const char *error;
+    size_t offset;
+};
+
+static void test_errors_say_what_and_where(void **state)
+{
+    (void)state;
+    static const struct bad_case cases[] = {
+        {"{\"a\": 1,}", "expected a string", 8},
+        {"[1 2]", "expected ',' or ']'", 3},
+        {"{\"a\" 1}", "expected ':' after a member name", 5},
+        {"\"abc", "unterminated string", 4},
+        {"\"a\\x\"", "bad escape in a string", 2},
+        {"\"\\ud800\"", "lone surrogate in a \\u escape", 7},
+        {"01", "expected end", 1},
+        {"-", "bad number", 0},
+        {"1.e5", "bad number: no digit after '.'", 2},
+        {"nul", "bad literal", 0},
+        {"{\"a\": @}", "unexpected character", 6},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct json_scan s = {0};
+        js_reset(&s, cases[i].text, strlen(cases[i].text));
+        bool ok = js_skip(&s, NULL);
+        if (ok && !js_at_end(&s)) {
+            js_fail(&s, "expected end");
+            ok = false;
+        }
+        assert_false(ok);
+        if (strstr(js_error(&s), cases[i].error) == NULL)
+            fail_msg("'%s': error '%s', expected '%s'", cases[i].text, js_error(&s), cases[i].error);
+        assert_int_equal(js_error_offset(&s), cases[i].offset);
+        js_free(&s);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_walks_objects_and_arrays),
+        cmocka_unit_test(test_strings_zero_copy_and_escapes),
+        cmocka_unit_test(test_skip_gives_raw_text),
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_errors_say_what_and_where),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
