@@ -181,6 +181,8 @@ static bool map_primitive(const cJSON *fs, struct schema_field *f)
         if (strcmp(name, "org.apache.kafka.connect.data.Decimal") == 0) {
             int scale = param_int(fs, "scale", 0);
             int precision = param_int(fs, "connect.decimal.precision", 38);
+            if (scale < -1000 || scale > 1000)
+                return false; /* refused by map_field */
             if (precision < scale)
                 precision = scale;
             if (scale < 0 || precision > 38 || precision < 1) {
@@ -295,6 +297,9 @@ static bool map_field(const cJSON *fs, struct schema_field *f)
     } else if (map_primitive(fs, f)) {
         return true;
     }
+    const char *sem = json_str(fs, "name");
+    if (sem != NULL && strcmp(sem, "org.apache.kafka.connect.data.Decimal") == 0)
+        return false; /* a decimal with an impossible scale */
     /* struct, map, array of structs, geometry...: lossless JSON text. */
     f->type.pq = PQ_JSON;
     f->type.list = false;
@@ -360,7 +365,10 @@ static struct dbz_schema *schema_parse(struct dbz_decoder *d, const char *text, 
     cJSON_ArrayForEach(f, list)
     {
         if (!map_field(f, &s->fields[s->nfields])) {
-            fail(d, "schema: field %d has no name or an empty one", (int)s->nfields);
+            free(s->fields[s->nfields].name);
+            fail(d, "schema: field %d has no name, an empty one, or a decimal scale beyond "
+                    "+-1000",
+                 (int)s->nfields);
             cJSON_Delete(root);
             schema_free(s);
             return NULL;
@@ -797,6 +805,8 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
         }
         if (d->scratch.len == 0)
             return fail(d, "%s.%s: empty decimal value", c->image, f->name);
+        if (d->scratch.len > 1024)
+            return fail(d, "%s.%s: decimal value longer than 1024 bytes", c->image, f->name);
         if (conv == CONV_DECIMAL) {
             int nd = decimal_digits(d->scratch.data, d->scratch.len);
             if (nd < 0 || nd > f->type.precision)
@@ -832,6 +842,9 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
                     return false;
                 if (!base64_decode(str.ptr, str.len, &d->scratch) || d->scratch.len == 0)
                     return fail(d, "%s.%s: value is not valid base64", c->image, f->name);
+                if (d->scratch.len > 1024)
+                    return fail(d, "%s.%s: decimal value longer than 1024 bytes", c->image,
+                                f->name);
                 has_value = true;
             } else if (!js_skip(c->s, NULL)) {
                 return fail_syntax(d, c->s, c->base);
