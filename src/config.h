@@ -63,6 +63,8 @@ struct config {
     bool minio_tls_verify;
     bool minio_create_bucket;
     int minio_timeout_s;
+    int minio_max_attempts;
+    int minio_retry_base_ms;
 
     /* Batching */
     int write_interval_s;

@@ -1,0 +1,89 @@
+/* object_store.h -- the S3/MinIO client (or a local directory) cdc-writer
+ * stores its files in.
+ *
+ * Contract
+ * - Path-style requests (scheme://endpoint/bucket/key) signed with SigV4
+ *   (sigv4.h), x-amz-content-sha256 always sent and signed, and
+ *   x-amz-security-token when a session token is configured. One libcurl
+ *   handle is reused, so connections are kept alive between requests.
+ * - Every failure is one line in err: the operation, the key, the HTTP status
+ *   and S3's error Code and Message when the server sent them.
+ * - Retried, with exponential backoff, jitter and a cap: connection errors,
+ *   time-outs, HTTP 429, 500, 502, 503, 504, and 400 RequestTimeout. Never
+ *   retried: anything else (403, 404, other 400s...).
+ * - os_put() and the streaming upload use a multipart upload above
+ *   multipart_threshold, in parts of part_size (at least 5 MiB) except the
+ *   last; a failed multipart upload is aborted.
+ * - An endpoint "file:///dir" stores objects as files under dir/bucket/key,
+ *   each written to a temporary file and renamed into place.
+ * - Not thread-safe: one object_store per thread.
+ */
+#ifndef CDCW_OBJECT_STORE_H
+#define CDCW_OBJECT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "log.h"
+
+struct object_store_config {
+    const char *endpoint; /* host[:port], or file:///dir */
+    bool use_ssl;
+    const char *ca_bundle; /* NULL: the system's */
+    bool tls_verify;
+    const char *bucket, *region;
+    const char *access_key, *secret_key, *session_token;
+    int timeout_s;
+    int max_attempts;   /* tries of one request, retries included */
+    int retry_base_ms;  /* first backoff; doubles up to retry_cap_ms */
+    int retry_cap_ms;
+    size_t multipart_threshold;
+    size_t part_size;
+    const struct log *log;
+};
+
+/* Defaults: 6 attempts, 200 ms doubling to 10 s, multipart above 16 MiB in
+ * 8 MiB parts, 30 s time-out, verification on. */
+void object_store_config_default(struct object_store_config *cfg);
+
+struct object_store_stats {
+    uint64_t requests, retries, failures;
+    uint64_t bytes_sent;
+};
+
+struct object_store;
+
+struct object_store *object_store_new(const struct object_store_config *cfg, char *err,
+                                      size_t errlen);
+void object_store_free(struct object_store *os);
+
+/* Checks that the bucket exists and the credentials work; with `create`,
+ * creates a missing bucket. */
+bool object_store_check_bucket(struct object_store *os, bool create, char *err, size_t errlen);
+
+bool object_store_put(struct object_store *os, const char *key, const void *data, size_t len,
+                      char *err, size_t errlen);
+bool object_store_get(struct object_store *os, const char *key, struct buf *out, char *err,
+                      size_t errlen);
+
+/* Calls fn for every key under prefix, in order, following pagination
+ * (page_size keys per request, 0 for the server's default). */
+typedef bool (*object_list_fn)(void *ctx, const char *key, uint64_t size);
+bool object_store_list(struct object_store *os, const char *prefix, int page_size,
+                       object_list_fn fn, void *ctx, char *err, size_t errlen);
+
+/* Streaming upload: bytes are written as they come, in parts once they
+ * exceed the multipart threshold. finish() makes the object visible; abort()
+ * (or a failed write/finish) leaves nothing behind. */
+struct object_upload;
+struct object_upload *object_upload_begin(struct object_store *os, const char *key);
+bool object_upload_write(struct object_upload *u, const void *data, size_t len, char *err,
+                         size_t errlen);
+bool object_upload_finish(struct object_upload *u, char *err, size_t errlen);
+void object_upload_abort(struct object_upload *u);
+
+const struct object_store_stats *object_store_stats(const struct object_store *os);
+
+#endif
