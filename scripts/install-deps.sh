@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
     build-essential cmake pkg-config git clang libclang-rt-14-dev
     librdkafka-dev libcurl4-openssl-dev libssl-dev libsnappy-dev libzstd-dev zlib1g-dev
-    libcjson-dev libmicrohttpd-dev libcmocka-dev
+    libcjson-dev libmicrohttpd-dev libcmocka-dev python3 python3-botocore openssl curl
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

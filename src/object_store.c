@@ -45,6 +45,25 @@ void object_store_config_default(struct object_store_config *cfg)
     cfg->part_size = (size_t)8 << 20;
 }
 
+void object_store_config_from(struct object_store_config *out, const struct config *cfg,
+                              const struct log *lg)
+{
+    object_store_config_default(out);
+    out->endpoint = cfg->minio_endpoint;
+    out->use_ssl = cfg->minio_use_ssl;
+    out->ca_bundle = cfg->minio_ca_bundle;
+    out->tls_verify = cfg->minio_tls_verify;
+    out->bucket = cfg->minio_bucket;
+    out->region = cfg->minio_region;
+    out->access_key = cfg->minio_access_key;
+    out->secret_key = cfg->minio_secret_key;
+    out->session_token = cfg->minio_session_token;
+    out->timeout_s = cfg->minio_timeout_s;
+    out->max_attempts = cfg->minio_max_attempts;
+    out->retry_base_ms = cfg->minio_retry_base_ms;
+    out->log = lg;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? xstrdup(s) : NULL;

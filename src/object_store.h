@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "config.h"
 #include "log.h"
 
 struct object_store_config {
@@ -47,6 +48,11 @@ struct object_store_config {
 /* Defaults: 6 attempts, 200 ms doubling to 10 s, multipart above 16 MiB in
  * 8 MiB parts, 30 s time-out, verification on. */
 void object_store_config_default(struct object_store_config *cfg);
+
+/* The object store settings of cdc-writer's configuration (MINIO_*);
+ * strings point into cfg. */
+void object_store_config_from(struct object_store_config *out, const struct config *cfg,
+                              const struct log *lg);
 
 struct object_store_stats {
     uint64_t requests, retries, failures;

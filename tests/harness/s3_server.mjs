@@ -1,14 +1,21 @@
 // s3_server.mjs -- s3rver (a local S3 implementation) in its own process.
 //
-//   node --openssl-legacy-provider tests/harness/s3_server.mjs DIR [BUCKET...]
+//   node --openssl-legacy-provider tests/harness/s3_server.mjs [--tls CERT KEY] DIR [BUCKET...]
 //
 // Serves path-style S3 on 127.0.0.1 at a random port, storing objects under
 // DIR, with the given buckets created. Prints its base URL on the first line
 // of stdout. Exits when stdin closes (its parent went away) or on SIGTERM.
 // s3rver does NOT verify request signatures: the signer has its own tests.
+import { readFileSync } from 'node:fs';
 import S3rver from 's3rver';
 
-const [dir, ...buckets] = process.argv.slice(2);
+const args = process.argv.slice(2);
+let tls = null;
+if (args[0] === '--tls') {
+  tls = { cert: readFileSync(args[1]), key: readFileSync(args[2]) };
+  args.splice(0, 3);
+}
+const [dir, ...buckets] = args;
 if (!dir) {
   console.error('usage: s3_server.mjs DIR [BUCKET...]');
   process.exit(2);
@@ -20,9 +27,10 @@ const server = new S3rver({
   silent: true,
   directory: dir,
   configureBuckets: buckets.map((name) => ({ name })),
+  ...(tls ?? {}),
 });
 const { port } = await server.run();
-process.stdout.write(`http://127.0.0.1:${port}\n`);
+process.stdout.write(`${tls ? 'https' : 'http'}://127.0.0.1:${port}\n`);
 
 let closing = false;
 async function shutdown() {

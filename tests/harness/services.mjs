@@ -33,6 +33,7 @@ export const binaries = {
   get mockKafka() { return builtBinary('CDCW_MOCK_KAFKA', 'mock_kafka'); },
   get kafkaTool() { return builtBinary('CDCW_KAFKA_TOOL', 'kafka_tool'); },
   get cdcWriter() { return builtBinary('CDCW_BIN', 'cdc-writer'); },
+  get s3Tool() { return builtBinary('CDCW_S3_TOOL', 's3_tool'); },
 };
 
 const running = new Set();
@@ -104,14 +105,26 @@ export async function startKafka({ brokers = 1, topics = [] } = {}) {
   return service;
 }
 
-export async function startS3({ buckets = ['datalake'] } = {}) {
+export async function startS3({ buckets = ['datalake'], tls = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'cdcw-s3-'));
   const { service, address } = await spawnService('s3rver', process.execPath, [
-    '--openssl-legacy-provider', join(here, 's3_server.mjs'), dir, ...buckets,
+    '--openssl-legacy-provider', join(here, 's3_server.mjs'),
+    ...(tls ? ['--tls', tls.cert, tls.key] : []), dir, ...buckets,
   ]);
   service.url = address;
   service.dir = dir;
   service.cleanup = () => rmSync(dir, { recursive: true, force: true });
+  return service;
+}
+
+// A proxy in front of target that fails on demand (tests/harness/flaky_proxy.mjs).
+export async function startFlakyProxy(target) {
+  const { service, address } = await spawnService('flaky_proxy', process.execPath, [
+    join(here, 'flaky_proxy.mjs'), target,
+  ]);
+  service.url = address;
+  service.plan = async (steps) => fetch(`${address}/_control/plan`, { method: 'POST', body: JSON.stringify(steps) });
+  service.requests = async () => (await fetch(`${address}/_control/requests`)).json();
   return service;
 }
 
