@@ -65,6 +65,8 @@ struct config {
     int minio_timeout_s;
     int minio_max_attempts;
     int minio_retry_base_ms;
+    int64_t minio_multipart_threshold;
+    int64_t minio_part_size;
 
     /* Batching */
     int write_interval_s;

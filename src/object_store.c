@@ -41,8 +41,8 @@ void object_store_config_default(struct object_store_config *cfg)
     cfg->max_attempts = 6;
     cfg->retry_base_ms = 200;
     cfg->retry_cap_ms = 10000;
-    cfg->multipart_threshold = (size_t)16 << 20;
-    cfg->part_size = (size_t)8 << 20;
+    cfg->multipart_threshold = (size_t)64 << 20;
+    cfg->part_size = (size_t)16 << 20;
 }
 
 void object_store_config_from(struct object_store_config *out, const struct config *cfg,
@@ -61,6 +61,8 @@ void object_store_config_from(struct object_store_config *out, const struct conf
     out->timeout_s = cfg->minio_timeout_s;
     out->max_attempts = cfg->minio_max_attempts;
     out->retry_base_ms = cfg->minio_retry_base_ms;
+    out->multipart_threshold = (size_t)cfg->minio_multipart_threshold;
+    out->part_size = (size_t)cfg->minio_part_size;
     out->log = lg;
 }
 
@@ -849,6 +851,14 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
 bool object_store_put(struct object_store *os, const char *key, const void *data, size_t len,
                       char *err, size_t errlen)
 {
+    if (os->root != NULL)
+        return file_put(os, key, data, len, err, errlen);
+    if (len <= os->cfg.multipart_threshold) { /* one request, straight from the caller's bytes */
+        struct request rq = {.method = "PUT", .key = key, .body = data, .body_len = len};
+        char what[1200];
+        snprintf(what, sizeof what, "PutObject %s", key);
+        return perform(os, &rq, what, err, errlen);
+    }
     struct object_upload *u = object_upload_begin(os, key);
     if (!object_upload_write(u, data, len, err, errlen)) {
         object_upload_abort(u);

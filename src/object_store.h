@@ -45,8 +45,8 @@ struct object_store_config {
     const struct log *log;
 };
 
-/* Defaults: 6 attempts, 200 ms doubling to 10 s, multipart above 16 MiB in
- * 8 MiB parts, 30 s time-out, verification on. */
+/* Defaults: 6 attempts, 200 ms doubling to 10 s, multipart above 64 MiB in
+ * 16 MiB parts, 30 s time-out, verification on. */
 void object_store_config_default(struct object_store_config *cfg);
 
 /* The object store settings of cdc-writer's configuration (MINIO_*);
