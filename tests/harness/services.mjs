@@ -218,3 +218,69 @@ export function alive(pid) {
     return false;
   }
 }
+
+// Starts cdc-writer with env (added to a minimal environment); resolves at
+// once. writer.exited resolves with {code, signal}; writer.log() is its stderr.
+export function startWriter(env) {
+  const child = spawn(binaries.cdcWriter, [], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH, ...env },
+  });
+  const err = [];
+  child.stderr.on('data', (d) => err.push(d));
+  child.stdout.on('data', (d) => err.push(d));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const writer = {
+    pid: child.pid,
+    child,
+    exited,
+    log: () => Buffer.concat(err).toString(),
+    async stop(signal = 'SIGTERM') {
+      running.delete(writer);
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  running.add(writer);
+  return writer;
+}
+
+// The environment that points cdc-writer at the harness's services.
+export function writerEnv({ kafka, s3, prefect, extra = {} }) {
+  return {
+    KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap,
+    KAFKA_TOPIC_PATTERN: '^cdc\\.oltp_dabi\\.public\\.(.*)',
+    CONSUMER_GROUP_ID: 'lake-writer',
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    KAFKA_HEARTBEAT_INTERVAL_MS: '500',
+    KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS: '1000',
+    MINIO_ENDPOINT: new URL(s3.url).host,
+    MINIO_ACCESS_KEY: 'S3RVER',
+    MINIO_SECRET_KEY: 'S3RVER',
+    MINIO_BUCKET: 'datalake',
+    MINIO_RETRY_BASE_MS: '50',
+    WRITE_INTERVAL_SECONDS: '1',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'INFO',
+    ...(prefect ? { PREFECT_API_URL: prefect.url } : {}),
+    ...extra,
+  };
+}
+
+// Downloads every object under prefix from the S3 server into dir; resolves
+// with [{key, path, size}].
+export async function fetchObjects(s3, prefix, dir) {
+  const env = { PATH: process.env.PATH, MINIO_ENDPOINT: new URL(s3.url).host, MINIO_ACCESS_KEY: 'S3RVER',
+    MINIO_SECRET_KEY: 'S3RVER', MINIO_BUCKET: 'datalake', LOG_LEVEL: 'ERROR' };
+  const listed = await run(binaries.s3Tool, ['list', prefix], { env });
+  if (listed.code !== 0) throw new Error(`list failed: ${listed.stderr}`);
+  const objects = [];
+  for (const line of listed.stdout.split('\n').filter(Boolean)) {
+    const key = line.slice(0, line.lastIndexOf(' '));
+    const path = join(dir, key.replaceAll('/', '__'));
+    const got = await run(binaries.s3Tool, ['get', key, path], { env });
+    if (got.code !== 0) throw new Error(`get ${key} failed: ${got.stderr}`);
+    objects.push({ key, path, size: Number(line.slice(line.lastIndexOf(' ') + 1)) });
+  }
+  return objects;
+}

@@ -1,0 +1,31 @@
+/* lake_layout.h -- where things go in the lake: the table of a topic and the
+ * object key of a file.
+ *
+ * Contract
+ * - lake_table_name(): capture group 1 of KAFKA_TOPIC_PATTERN when the
+ *   pattern has one and it matches; otherwise the topic's last dot-separated
+ *   part. Characters other than letters, digits, '_', '-' and '.' become '_'
+ *   so a table name is always one safe path segment.
+ * - lake_object_key(): <area>/<table>/year=YYYY/month=MM/day=DD/
+ *   <table>_<YYYYMMDDTHHMMSSZ>_p<partition>_o<offset, 19 digits>.parquet
+ *   with every date part from first_ts_ms, the Kafka timestamp of the file's
+ *   first message (not the wall clock): a replay writes the same key.
+ */
+#ifndef CDCW_LAKE_LAYOUT_H
+#define CDCW_LAKE_LAYOUT_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns a malloc'd table name. */
+char *lake_table_name(const regex_t *pattern, const char *topic);
+
+/* Writes the key into out (at most size bytes, NUL-terminated). */
+void lake_object_key(char *out, size_t size, const char *area, const char *table, int64_t first_ts_ms,
+                     int32_t partition, int64_t start_offset);
+
+/* Days since 1970-01-01 (UTC) of a millisecond timestamp. */
+int64_t lake_day(int64_t ts_ms);
+
+#endif

