@@ -1,55 +1,76 @@
-// demo.mjs -- the local default stack and cdc-writer on it (see scripts/demo.sh).
-import { readFileSync, readdirSync } from 'node:fs';
+// demo.mjs -- cdc-writer on the local default stack (see scripts/demo.sh):
+// produces Debezium events for three tables, runs the daemon until every
+// offset is committed, stops it with SIGTERM, and shows what is in the lake.
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startKafka, startS3, startPrefect, stopAll, produce, run, binaries, repoRoot,
+  startKafka, startS3, startPrefect, startWriter, writerEnv, stopAll, produce, committedOffsets,
+  fetchObjects, waitFor, repoRoot,
 } from '../tests/harness/services.mjs';
+import { query } from '../tests/harness/parquet_reader.mjs';
 
-const TOPIC = 'cdc.oltp_dabi.public.customers';
-const fixtures = join(repoRoot, 'tests', 'fixtures', 'debezium');
-
-function say(text) {
-  process.stdout.write(`demo: ${text}\n`);
-}
+const say = (text) => process.stdout.write(`demo: ${text}\n`);
+const topic = (t) => `cdc.oltp_dabi.public.${t}`;
+const fixture = (name) => JSON.parse(readFileSync(join(repoRoot, 'tests', 'fixtures', 'debezium', name), 'utf8'));
+const work = mkdtempSync(join(tmpdir(), 'cdcw-demo-'));
 
 try {
-  const kafka = await startKafka({ topics: [`${TOPIC}:2`] });
-  say(`Kafka (mock cluster) at ${kafka.bootstrap}, topic ${TOPIC}`);
+  const kafka = await startKafka({ topics: [`${topic('customers')}:2`, `${topic('orders')}:2`, `${topic('payments')}:1`] });
   const s3 = await startS3({ buckets: ['datalake'] });
-  say(`S3 (s3rver) at ${s3.url}, bucket datalake`);
   const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
-  say(`Prefect (test double) at ${prefect.url}`);
+  say(`Kafka (librdkafka mock cluster) ${kafka.bootstrap}; S3 (s3rver) ${s3.url}; Prefect (double) ${prefect.url}`);
 
-  const samples = readdirSync(fixtures).filter((f) => f.startsWith('pg_') && f.endsWith('.json')).sort();
-  const messages = samples.map((f, i) => ({
-    topic: TOPIC,
-    partition: i % 2,
-    key: JSON.stringify({ id: i }),
-    value: JSON.stringify(JSON.parse(readFileSync(join(fixtures, f), 'utf8'))),
-  }));
-  const delivered = await produce(kafka.bootstrap, messages);
-  say(`produced ${delivered.length} Debezium events (${samples.join(', ')})`);
-
-  const env = {
-    PATH: process.env.PATH,
-    KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap,
-    MINIO_ENDPOINT: s3.url.replace(/^http:\/\//, ''),
-    MINIO_SECRET_KEY: 'minioadmin',
-    WRITE_INTERVAL_SECONDS: '2',
-    PREFECT_API_URL: prefect.url,
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'INFO',
-  };
-  const check = await run(binaries.cdcWriter, ['--check'], { env });
-  say(`cdc-writer --check: exit ${check.code}: ${(check.stdout + check.stderr).trim()}`);
-
-  const daemon = await run(binaries.cdcWriter, [], { env, timeoutMs: 60000 });
-  process.stderr.write(daemon.stderr);
-  say(`cdc-writer exited with status ${daemon.code}`);
-  if (daemon.code !== 0) {
-    say('the consume-and-write pipeline is not built yet (issue 6); the stack above is what it will run on');
+  const messages = [];
+  for (const f of ['pg_read_snapshot_with_schema.json', 'pg_create_with_schema.json', 'pg_update_with_schema.json',
+    'pg_delete_with_schema.json']) {
+    messages.push({ topic: topic('customers'), key: '{"id":1}', value: JSON.stringify(fixture(f)) });
   }
+  messages.push({ topic: topic('customers'), key: '{"id":1}', value: null }); // the tombstone after the delete
+  for (let i = 1; i <= 200; i++) {
+    messages.push({ topic: topic('orders'), key: `{"order_id":${i}}`, value: JSON.stringify({
+      op: i % 5 === 0 ? 'u' : 'c', ts_ms: Date.now(), source: { ts_ms: Date.now(), table: 'orders' }, before: null,
+      after: { order_id: i, customer_id: 1 + (i % 7), amount: Math.round(i * 137.5) / 100, status: ['new', 'paid', 'shipped'][i % 3] },
+    }) });
+  }
+  for (const f of ['flattened_create.json', 'flattened_delete_rewrite.json']) {
+    messages.push({ topic: topic('payments'), key: '{"id":1}', value: JSON.stringify(fixture(f)) });
+  }
+  messages.push({ topic: topic('orders'), key: 'broken', value: '{"op": "c", "after": {"order_id": ' });
+  const delivered = await produce(kafka.bootstrap, messages);
+  say(`produced ${delivered.length} messages to 3 topics (one of them malformed, one a tombstone)`);
+
+  const ends = {};
+  for (const d of delivered) ends[`${d.topic}/${d.partition}`] = Math.max(ends[`${d.topic}/${d.partition}`] ?? 0, d.offset + 1);
+  const env = writerEnv({ kafka, s3, prefect, extra: { WRITE_INTERVAL_SECONDS: '2', CONSUMER_GROUP_ID: 'dabi2-minio-lake-writer' } });
+  say('starting cdc-writer (its log follows)');
+  const writer = startWriter(env);
+  writer.child.stderr.pipe(process.stderr);
+  await waitFor(async () => {
+    for (const [key, end] of Object.entries(ends)) {
+      const [t, p] = key.split('/');
+      const committed = await committedOffsets(kafka.bootstrap, 'dabi2-minio-lake-writer', t, Number(p) + 1);
+      if (committed[Number(p)].offset !== end) return false;
+    }
+    return true;
+  }, { timeoutMs: 60000, what: 'every offset committed' });
+  say('every offset is committed; stopping cdc-writer with SIGTERM');
+  const { code } = await writer.stop();
+  say(`cdc-writer exited with status ${code}`);
+
+  const objects = await fetchObjects(s3, '', work);
+  say(`the lake (bucket datalake) holds ${objects.length} objects:`);
+  for (const o of objects) say(`  ${o.key} (${o.size} bytes)`);
+  const data = objects.filter((o) => o.key.startsWith('cdc_events/'));
+  for (const table of ['customers', 'orders', 'payments']) {
+    const files = data.filter((o) => o.key.startsWith(`cdc_events/${table}/`)).map((o) => `'${o.path}'`);
+    const rows = await query(`SELECT * EXCLUDE (_processed_at, _kafka_topic) FROM read_parquet([${files.join(',')}]) ORDER BY _kafka_partition, _kafka_offset LIMIT 4`);
+    say(`${table}, read back with DuckDB (first rows):`);
+    for (const r of rows) say(`  ${JSON.stringify(r)}`);
+  }
+  const runs = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'));
+  say(`Prefect received ${runs.length} create_flow_run requests`);
 } finally {
   await stopAll();
-  say('stopped every service the demo started');
+  rmSync(work, { recursive: true, force: true });
 }
