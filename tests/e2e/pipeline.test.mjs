@@ -196,3 +196,62 @@ test('Prefect failing: data and commits are unaffected', async () => {
   const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'np-')));
   assert.equal(rows.length, 40);
 });
+
+function orders(from, count) {
+  return Array.from({ length: count }, (_, k) => {
+    const i = from + k;
+    return { topic: topic('orders'), key: `o${i}`, value: JSON.stringify({
+      op: 'c', ts_ms: 1700000000000 + i, source: { ts_ms: 1700000000000 + i }, after: { order_id: i, note: `order ${i}` },
+    }) };
+  });
+}
+
+async function groupCaughtUp(kafka, group, partitions, ends) {
+  const committed = await committedOffsets(kafka.bootstrap, group, topic('orders'), partitions);
+  return committed.every((c) => (ends[`${topic('orders')}/${c.partition}`] ?? -1001) === c.offset
+    || (ends[`${topic('orders')}/${c.partition}`] === undefined));
+}
+
+test('two instances share the partitions; killing one hands them over; every row once', async () => {
+  const kafka = await startKafka({ topics: [`${topic('orders')}:4`] });
+  const s3 = await startS3();
+  const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: 'pair', MAX_BATCH_SIZE: '50' } });
+  let delivered = await produce(kafka.bootstrap, orders(0, 400));
+  const a = startWriter(env);
+  await waitFor(async () => (await committedOffsets(kafka.bootstrap, 'pair', topic('orders'), 4)).some((c) => c.offset > 0),
+    { timeoutMs: 60000, what: 'the first instance committing' });
+  const b = startWriter(env);
+  await waitFor(() => /assigned cdc\.oltp_dabi\.public\.orders/.test(b.log()), { timeoutMs: 60000, what: 'the second instance getting partitions' });
+  await a.stop('SIGKILL');
+  delivered = delivered.concat(await produce(kafka.bootstrap, orders(400, 200)));
+  const ends = await endOffsets(kafka.bootstrap, delivered);
+  await waitFor(() => groupCaughtUp(kafka, 'pair', 4, ends), { timeoutMs: 90000, what: 'the survivor committing everything' });
+  assert.equal((await b.stop()).code, 0, b.log());
+  const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'pair-')));
+  assert.equal(new Set(rows.map((r) => `${r.p}/${r.o}`)).size, 600, 'every row is there');
+  assert.equal(rows.length, 600, 'and only once');
+});
+
+test('SIGTERM during a busy run loses nothing', async () => {
+  const kafka = await startKafka({ topics: [`${topic('orders')}:2`] });
+  const s3 = await startS3();
+  const delivered = await produce(kafka.bootstrap, orders(0, 3000));
+  const ends = await endOffsets(kafka.bootstrap, delivered);
+  const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: 'busy', MAX_BATCH_SIZE: '300', WRITE_INTERVAL_SECONDS: '60' } });
+  const first = startWriter(env);
+  await waitFor(() => /flushed .* reason=rows/.test(first.log()), { timeoutMs: 60000, what: 'a first flush' });
+  assert.equal((await first.stop('SIGTERM')).code, 0, first.log());
+  assert.match(first.log(), /reason=shutdown|stopping/);
+  const committed = await committedOffsets(kafka.bootstrap, 'busy', topic('orders'), 2);
+  const mid = await lakeRows(s3, mkdtempSync(join(work, 'busy1-')));
+  for (const c of committed) {
+    const inLake = mid.rows.filter((r) => r.p === c.partition);
+    assert.equal(inLake.length, Math.max(c.offset, 0), `partition ${c.partition}: every committed message is in the lake, nothing more`);
+  }
+  const second = startWriter(env);
+  await waitFor(() => groupCaughtUp(kafka, 'busy', 2, ends), { timeoutMs: 60000, what: 'the rest committed' });
+  assert.equal((await second.stop()).code, 0);
+  const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'busy2-')));
+  assert.equal(rows.length, 3000);
+  assert.equal(new Set(rows.map((r) => `${r.p}/${r.o}`)).size, 3000);
+});
