@@ -90,6 +90,8 @@ static const struct var_spec specs[] = {
      false, 5 << 20, (double)(5LL << 30), "objects larger than this are uploaded in parts"},
     {"MINIO_PART_SIZE", "16MiB", KIND_BYTES, FIELD(minio_part_size), false, false, 5 << 20,
      (double)(5LL << 30), "size of each part of a multipart upload (at least 5 MiB)"},
+    {"MINIO_UPLOAD_CONCURRENCY", "4", KIND_INT, FIELD(minio_upload_concurrency), false, false, 1, 64,
+     "files uploaded at the same time, each over its own connection"},
     {"WRITE_INTERVAL_SECONDS", "20", KIND_INT, FIELD(write_interval_s), false, false, 1, 86400,
      "seconds between flushes of a topic's buffers"},
     {"MAX_BATCH_SIZE", "100000", KIND_COUNT, FIELD(max_batch_size), false, false, 1, 1e9,

@@ -67,6 +67,7 @@ struct config {
     int minio_retry_base_ms;
     int64_t minio_multipart_threshold;
     int64_t minio_part_size;
+    int minio_upload_concurrency;
 
     /* Batching */
     int write_interval_s;

@@ -23,6 +23,7 @@
 #include "object_store.h"
 #include "prefect.h"
 #include "row_batch.h"
+#include "uploader.h"
 #include "xalloc.h"
 
 struct part {
@@ -35,6 +36,7 @@ struct part {
     bool has_day;
     int64_t commit_next; /* last processed offset + 1, -1: nothing pending */
     size_t bytes;        /* raw message bytes buffered */
+    struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
 };
 
 struct pipeline {
@@ -47,6 +49,7 @@ struct pipeline {
     struct part **parts;
     size_t nparts, parts_cap;
     struct object_store *store;
+    struct uploader *uploader;
     struct prefect *prefect;
     struct pq_options pq;
     struct dbz_row row;
@@ -99,6 +102,12 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
 
 static void drop_buffers(struct pipeline *p, struct part *pt)
 {
+    if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
+        /* A failed upload waiting for its retry: dropped, never committed. */
+        p->buffered -= pt->inflight->message_bytes;
+        upload_job_free(pt->inflight);
+        pt->inflight = NULL;
+    }
     row_batch_clear(pt->rows);
     error_batch_clear(pt->errors);
     p->buffered -= pt->bytes;
@@ -124,111 +133,31 @@ static void remove_part(struct pipeline *p, struct part *pt)
     free(pt);
 }
 
-/* ---------- flushing ---------- */
+/* ---------- flushing ----------
+ *
+ * A flush encodes the partition's buffers into Parquet files in memory and
+ * hands them to the uploader's threads; consuming goes on meanwhile. When
+ * the files are stored, complete() triggers Prefect once per topic and
+ * commits. One flush per partition is in flight at a time, so commits follow
+ * the order of the data; a failed upload is retried with backoff and its
+ * offsets stay uncommitted until it succeeds.
+ */
 
-struct upload_sink {
-    struct object_upload *upload;
-    char *err;
-    size_t errlen;
-    uint64_t bytes;
-};
-
-static bool upload_sink_write(void *ctx, const void *data, size_t len)
+static bool commit(struct pipeline *p, struct part *pt, int64_t offset)
 {
-    struct upload_sink *s = ctx;
-    s->bytes += len;
-    return object_upload_write(s->upload, data, len, s->err, s->errlen);
-}
-
-static bool store_file(struct pipeline *p, const char *key, bool errors_file, struct part *pt,
-                       uint64_t *bytes, char *err, size_t errlen)
-{
-    struct upload_sink sink = {object_upload_begin(p->store, key), err, errlen, 0};
-    char why[512] = "";
-    bool ok = errors_file ? error_batch_write(pt->errors, &p->pq, upload_sink_write, &sink, why, sizeof why)
-                          : row_batch_write(pt->rows, &p->pq, upload_sink_write, &sink, why, sizeof why);
-    if (!ok) {
-        if (err[0] == '\0')
-            snprintf(err, errlen, "writing %s: %s", key, why);
-        object_upload_abort(sink.upload);
-        return false;
-    }
-    if (!object_upload_finish(sink.upload, err, errlen))
-        return false;
-    *bytes = sink.bytes;
-    return true;
-}
-
-static bool commit(struct pipeline *p, struct part *pt)
-{
-    if (pt->commit_next < 0)
-        return true;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = pt->commit_next;
+    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = offset;
     rd_kafka_resp_err_t e = rd_kafka_commit(p->rk, list, p->cfg->kafka_commit_async ? 1 : 0);
     rd_kafka_topic_partition_list_destroy(list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_error(p->log, "commit of %s [%d] at offset %lld failed: %s (the data is stored; "
                           "a replay overwrites the same keys)",
-                  pt->topic, pt->partition, (long long)pt->commit_next, rd_kafka_err2str(e));
+                  pt->topic, pt->partition, (long long)offset, rd_kafka_err2str(e));
         return false;
     }
-    log_debug(p->log, "committed %s [%d] at offset %lld", pt->topic, pt->partition,
-              (long long)pt->commit_next);
-    pt->commit_next = -1;
-    return true;
-}
-
-/* Writes the partition's buffers; the keys written are added to *keys. The
- * commit is left to the caller (after the Prefect trigger). */
-static bool write_part(struct pipeline *p, struct part *pt, const char *reason, char ***keys,
-                       size_t *nkeys, uint64_t *rows_written)
-{
-    size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
-    if (rows == 0 && errors == 0)
-        return true;
-    double start = now_s();
-    char err[2048] = "";
-    char key[1024], error_key[1024];
-    uint64_t data_bytes = 0, error_bytes = 0;
-    if (rows > 0) {
-        lake_object_key(key, sizeof key, "cdc_events", pt->table, pt->rows_first_ts, pt->partition,
-                        row_batch_first_offset(pt->rows));
-        if (!store_file(p, key, false, pt, &data_bytes, err, sizeof err)) {
-            log_error(p->log, "flush of %s [%d] (%s, %zu rows) failed, data kept uncommitted for the "
-                              "next flush: %s",
-                      pt->topic, pt->partition, reason, rows, err);
-            return false;
-        }
-    }
-    if (errors > 0) {
-        lake_object_key(error_key, sizeof error_key, "cdc_errors", pt->table,
-                        error_batch_first_timestamp(pt->errors), pt->partition,
-                        error_batch_first_offset(pt->errors));
-        if (!store_file(p, error_key, true, pt, &error_bytes, err, sizeof err)) {
-            log_error(p->log, "flush of the %zu refused messages of %s [%d] failed, kept uncommitted: %s",
-                      errors, pt->topic, pt->partition, err);
-            return false;
-        }
-    }
-    if (rows > 0) {
-        *keys = xrealloc(*keys, (*nkeys + 1) * sizeof **keys);
-        (*keys)[(*nkeys)++] = xstrdup(key);
-        *rows_written += rows;
-    }
-    log_info(p->log, "flushed %s [%d] reason=%s rows=%zu refused=%zu message_bytes=%zu parquet_bytes=%llu "
-                     "duration_ms=%.0f key=%s%s%s",
-             pt->topic, pt->partition, reason, rows, errors, pt->bytes,
-             (unsigned long long)(data_bytes + error_bytes), (now_s() - start) * 1000,
-             rows > 0 ? key : "-", errors > 0 ? " errors_key=" : "", errors > 0 ? error_key : "");
-    if (errors > 0)
-        log_warn(p->log, "%zu messages of %s [%d] were refused by the decoder and stored under %s",
-                 errors, pt->topic, pt->partition, error_key);
-    row_batch_clear(pt->rows);
-    error_batch_clear(pt->errors);
-    p->buffered -= pt->bytes;
-    pt->bytes = 0;
-    pt->has_day = false;
+    log_debug(p->log, "committed %s [%d] at offset %lld", pt->topic, pt->partition, (long long)offset);
+    if (pt->commit_next == offset)
+        pt->commit_next = -1;
     return true;
 }
 
@@ -244,68 +173,208 @@ static void trigger(struct pipeline *p, const char *table, char **keys, size_t n
         log_info(p->log, "Prefect flow run requested for %s (%zu files)", table, nkeys);
 }
 
-static void free_keys(char **keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(keys[i]);
-    free(keys);
-}
-
-static bool failpoint_before_commit(struct pipeline *p)
+static void failpoint_before_commit(struct pipeline *p)
 {
     if (p->failpoint != NULL && strcmp(p->failpoint, "kill-before-commit") == 0) {
         log_warn(p->log, "CDCW_FAILPOINT=kill-before-commit: killing the process after the upload");
         raise(SIGKILL);
     }
+}
+
+/* Handles finished uploads: for the stored ones, one Prefect trigger per
+ * topic, then the commits; failed ones wait for a retry. Waits up to
+ * timeout_ms for the first. Returns how many jobs came back. */
+static int complete(struct pipeline *p, int timeout_ms)
+{
+    struct upload_job *done[64];
+    int n = 0;
+    struct upload_job *j = uploader_take(p->uploader, timeout_ms);
+    while (j != NULL) {
+        done[n++] = j;
+        j = n < 64 ? uploader_take(p->uploader, 0) : NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        j = done[i];
+        struct part *pt = j->owner;
+        if (!j->ok && j->encode_failed) {
+            log_error(p->log, "%s [%d]: %s; its buffers are dropped uncommitted", pt->topic,
+                      pt->partition, j->err);
+            p->buffered -= j->message_bytes;
+            pt->inflight = NULL;
+            upload_job_free(j);
+            done[i] = NULL;
+            p->fatal = 1; /* never commit past data that could not be written */
+            continue;
+        }
+        if (!j->ok) {
+            j->attempts++;
+            double delay = j->attempts < 6 ? (double)(1 << j->attempts) : 30.0;
+            j->retry_at = now_s() + delay;
+            log_error(p->log, "flush of %s [%d] (%s, %zu rows) failed, kept uncommitted, retrying in "
+                              "%.0f s: %s",
+                      pt->topic, pt->partition, j->reason, j->nrows, delay, j->err);
+            p->store_failing = true;
+            done[i] = NULL;
+            continue;
+        }
+        p->store_failing = false;
+        log_info(p->log, "flushed %s [%d] reason=%s rows=%zu refused=%zu message_bytes=%zu "
+                         "parquet_bytes=%zu duration_ms=%.0f key=%s%s%s",
+                 pt->topic, pt->partition, j->reason, j->nrows, j->errors, j->message_bytes,
+                 j->data.len + j->error_data.len, (now_s() - j->started) * 1000,
+                 j->key[0] ? j->key : "-", j->error_key[0] ? " errors_key=" : "", j->error_key);
+        if (j->errors > 0)
+            log_warn(p->log, "%zu messages of %s [%d] were refused by the decoder and stored under %s",
+                     j->errors, pt->topic, pt->partition, j->error_key);
+    }
+    /* One trigger per topic for the files stored in this round. */
+    bool *seen = xcalloc((size_t)n + 1, sizeof *seen);
+    for (int i = 0; i < n; i++) {
+        if (done[i] == NULL || seen[i])
+            continue;
+        struct part *first = done[i]->owner;
+        char **keys = xcalloc((size_t)n, sizeof *keys);
+        size_t nkeys = 0;
+        uint64_t rows = 0;
+        for (int k = i; k < n; k++) {
+            if (done[k] == NULL || seen[k] || strcmp(((struct part *)done[k]->owner)->topic, first->topic) != 0)
+                continue;
+            seen[k] = true;
+            if (done[k]->key[0]) {
+                keys[nkeys++] = done[k]->key;
+                rows += done[k]->nrows;
+            }
+        }
+        trigger(p, first->table, keys, nkeys, rows);
+        free(keys);
+    }
+    free(seen);
+    bool any = false;
+    for (int i = 0; i < n; i++)
+        any = any || done[i] != NULL;
+    if (any)
+        failpoint_before_commit(p);
+    /* One commit request for every partition stored in this round. */
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+    for (int i = 0; i < n; i++) {
+        if (done[i] == NULL)
+            continue;
+        struct part *pt = done[i]->owner;
+        rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = done[i]->commit_next;
+    }
+    if (list->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(p->rk, list, p->cfg->kafka_commit_async ? 1 : 0);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_error(p->log, "commit of %d partitions failed: %s (the data is stored; a replay "
+                              "overwrites the same keys)",
+                      list->cnt, rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    for (int i = 0; i < n; i++) {
+        if (done[i] == NULL)
+            continue;
+        j = done[i];
+        struct part *pt = j->owner;
+        if (pt->commit_next == j->commit_next)
+            pt->commit_next = -1;
+        p->buffered -= j->message_bytes;
+        pt->inflight = NULL;
+        upload_job_free(j);
+    }
+    return n;
+}
+
+/* Resubmits failed uploads whose backoff is over (or all of them, with force). */
+static void retry_due(struct pipeline *p, bool force)
+{
+    double now = now_s();
+    for (size_t i = 0; i < p->nparts; i++) {
+        struct upload_job *j = p->parts[i]->inflight;
+        if (j != NULL && j->retry_at > 0 && (force || now >= j->retry_at)) {
+            j->retry_at = 0;
+            uploader_submit(p->uploader, j);
+        }
+    }
+}
+
+/* Waits until the partition has no upload in flight. With a failed upload,
+ * retries it once at once; false when it still fails. */
+static bool wait_part(struct pipeline *p, struct part *pt)
+{
+    bool retried = false;
+    while (pt->inflight != NULL) {
+        if (pt->inflight->retry_at > 0) {
+            if (retried)
+                return false;
+            retried = true;
+            pt->inflight->retry_at = 0;
+            uploader_submit(p->uploader, pt->inflight);
+        }
+        complete(p, 200);
+    }
     return true;
 }
 
-/* Flushes one partition: write, trigger, commit. */
-static bool flush_part(struct pipeline *p, struct part *pt, const char *reason)
+/* Starts a flush of the partition: encodes its buffers and submits the
+ * upload. With `wait`, returns once it is stored and committed (false when
+ * it could not be). Without, a partition with an upload in flight is left
+ * for a later flush. */
+static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, bool wait)
 {
-    char **keys = NULL;
-    size_t nkeys = 0;
-    uint64_t rows = 0;
-    bool ok = write_part(p, pt, reason, &keys, &nkeys, &rows);
-    if (ok) {
-        trigger(p, pt->table, keys, nkeys, rows);
-        failpoint_before_commit(p);
-        commit(p, pt);
+    if (pt->inflight != NULL) {
+        if (!wait)
+            return true;
+        if (!wait_part(p, pt))
+            return false;
     }
-    free_keys(keys, nkeys);
-    return ok;
+    size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
+    if (rows == 0 && errors == 0) {
+        if (pt->commit_next >= 0) /* only tombstones since the last flush */
+            commit(p, pt, pt->commit_next);
+        return true;
+    }
+    struct upload_job *j = xcalloc(1, sizeof *j);
+    j->owner = pt;
+    j->started = now_s();
+    j->pq = &p->pq;
+    snprintf(j->reason, sizeof j->reason, "%s", reason);
+    /* The buffers go to the worker, which encodes them; the partition starts afresh. */
+    if (rows > 0) {
+        lake_object_key(j->key, sizeof j->key, "cdc_events", pt->table, pt->rows_first_ts, pt->partition,
+                        row_batch_first_offset(pt->rows));
+        j->rows = pt->rows;
+        pt->rows = row_batch_new(pt->topic, pt->partition);
+    }
+    if (errors > 0) {
+        lake_object_key(j->error_key, sizeof j->error_key, "cdc_errors", pt->table,
+                        error_batch_first_timestamp(pt->errors), pt->partition,
+                        error_batch_first_offset(pt->errors));
+        j->error_rows = pt->errors;
+        pt->errors = error_batch_new(pt->topic, pt->partition);
+    }
+    j->nrows = rows;
+    j->errors = errors;
+    j->commit_next = pt->commit_next;
+    j->message_bytes = pt->bytes; /* still counted in p->buffered until stored */
+    pt->bytes = 0;
+    pt->has_day = false;
+    pt->inflight = j;
+    uploader_submit(p->uploader, j);
+    return wait ? wait_part(p, pt) : true;
 }
 
-/* Flushes every partition, one Prefect trigger per topic. Stops at the first
- * failed upload: the store is likely down, and polling must go on. */
-static bool flush_all(struct pipeline *p, const char *reason)
+static void flush_all(struct pipeline *p, const char *reason)
+{
+    for (size_t i = 0; i < p->nparts; i++)
+        flush_part(p, p->parts[i], reason, false);
+}
+
+/* Waits for every upload in flight; false when some could not be stored. */
+static bool wait_all(struct pipeline *p)
 {
     bool ok = true;
-    bool *done = xcalloc(p->nparts + 1, sizeof *done);
-    for (size_t i = 0; ok && i < p->nparts; i++) {
-        if (done[i])
-            continue;
-        const char *topic = p->parts[i]->topic;
-        char **keys = NULL;
-        size_t nkeys = 0;
-        uint64_t rows = 0;
-        for (size_t j = i; ok && j < p->nparts; j++) {
-            if (done[j] || strcmp(p->parts[j]->topic, topic) != 0)
-                continue;
-            ok = write_part(p, p->parts[j], reason, &keys, &nkeys, &rows);
-            done[j] = ok;
-        }
-        trigger(p, p->parts[i]->table, keys, nkeys, rows);
-        if (nkeys > 0)
-            failpoint_before_commit(p);
-        for (size_t j = i; j < p->nparts; j++)
-            if (done[j] && strcmp(p->parts[j]->topic, topic) == 0 &&
-                row_batch_rows(p->parts[j]->rows) == 0 && error_batch_rows(p->parts[j]->errors) == 0)
-                commit(p, p->parts[j]);
-        free_keys(keys, nkeys);
-    }
-    free(done);
-    p->store_failing = !ok;
+    for (size_t i = 0; i < p->nparts; i++)
+        ok = wait_part(p, p->parts[i]) && ok;
     return ok;
 }
 
@@ -335,10 +404,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (pt == NULL)
             continue;
         if (lost) {
+            while (pt->inflight != NULL && pt->inflight->retry_at == 0)
+                complete(p, 200); /* a worker may still hold it */
             log_warn(p->log, "lost %s [%d]: its buffers are dropped uncommitted (the new owner reads "
                              "them again)",
                      pt->topic, pt->partition);
-        } else if (!flush_part(p, pt, "revoke")) {
+        } else if (!flush_part(p, pt, "revoke", true)) {
             log_error(p->log, "revoked %s [%d] could not be flushed: its buffers are dropped "
                               "uncommitted (the new owner reads them again)",
                       pt->topic, pt->partition);
@@ -400,7 +471,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     if (ts < 0)
         ts = processed_at / 1000; /* no Kafka timestamp: the processing time names the file */
     int64_t day = lake_day(ts);
-    if (pt->has_day && day != pt->day && !flush_part(p, pt, "day-change")) {
+    if (pt->has_day && day != pt->day && !flush_part(p, pt, "day-change", true)) {
         consume_later(p, m); /* a file never spans two days */
         return;
     }
@@ -411,7 +482,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==
             BATCH_SCHEMA_CHANGED) {
             log_info(p->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
-            if (!flush_part(p, pt, "schema-change")) {
+            if (!flush_part(p, pt, "schema-change", true)) {
                 consume_later(p, m);
                 return;
             }
@@ -433,9 +504,9 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     pt->bytes += m->len + m->key_len;
     p->buffered += m->len + m->key_len;
     if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= p->cfg->max_batch_size)
-        flush_part(p, pt, "rows");
+        flush_part(p, pt, "rows", false);
     else if ((int64_t)pt->bytes >= p->cfg->max_batch_bytes)
-        flush_part(p, pt, "bytes");
+        flush_part(p, pt, "bytes", false);
 }
 
 static void handle_event(struct pipeline *p, rd_kafka_message_t *m)
@@ -471,6 +542,11 @@ static bool setup(struct pipeline *p)
     object_store_config_from(&oc, p->cfg, p->log);
     p->store = object_store_new(&oc, err, sizeof err);
     if (p->store == NULL || !object_store_check_bucket(p->store, p->cfg->minio_create_bucket, err, sizeof err)) {
+        log_error(p->log, "object store: %s", err);
+        return false;
+    }
+    p->uploader = uploader_new(&oc, p->cfg->minio_upload_concurrency, err, sizeof err);
+    if (p->uploader == NULL) {
         log_error(p->log, "object store: %s", err);
         return false;
     }
@@ -515,6 +591,16 @@ static bool setup(struct pipeline *p)
 
 static void teardown(struct pipeline *p)
 {
+    /* Take back every job a worker still holds before stopping the workers. */
+    for (bool busy = true; busy && p->uploader != NULL;) {
+        busy = false;
+        for (size_t i = 0; i < p->nparts; i++)
+            busy = busy || (p->parts[i]->inflight != NULL && p->parts[i]->inflight->retry_at == 0);
+        if (busy)
+            complete(p, 200);
+    }
+    uploader_free(p->uploader);
+    p->uploader = NULL;
     while (p->nparts > 0)
         remove_part(p, p->parts[p->nparts - 1]);
     free(p->parts);
@@ -544,23 +630,31 @@ int pipeline_run(const struct config *cfg, const struct log *lg, volatile sig_at
                 handle_message(&p, m);
             rd_kafka_message_destroy(m);
         }
+        complete(&p, 0);
+        retry_due(&p, false);
         if (now_s() >= p.next_flush) {
             flush_all(&p, "interval");
-            p.next_flush = now_s() + (p.store_failing ? 1 : cfg->write_interval_s);
+            p.next_flush = now_s() + cfg->write_interval_s;
         }
-        if ((int64_t)p.buffered >= cfg->max_buffer_bytes) {
-            if (!flush_all(&p, "memory") && !p.paused)
-                pause_all(&p, true);
-        } else if (p.paused && (int64_t)p.buffered < cfg->max_buffer_bytes / 2) {
+        /* Past half the memory limit, flush what is buffered while consuming goes
+         * on; at the limit, stop fetching until the uploads drain. */
+        if ((int64_t)p.buffered >= cfg->max_buffer_bytes / 2)
+            flush_all(&p, "memory");
+        if (!p.paused && (int64_t)p.buffered >= cfg->max_buffer_bytes)
+            pause_all(&p, true);
+        else if (p.paused && (int64_t)p.buffered < cfg->max_buffer_bytes * 3 / 4)
             pause_all(&p, false);
-        }
     }
     int status = p.fatal ? 1 : 0;
     if (!p.fatal) {
         log_info(lg, "stopping: writing what is buffered, committing, leaving the group");
-        bool ok = false;
-        for (int attempt = 0; attempt < 3 && !ok; attempt++)
-            ok = flush_all(&p, "shutdown");
+        bool ok = wait_all(&p);
+        flush_all(&p, "shutdown");
+        ok = wait_all(&p) && ok;
+        for (int attempt = 0; attempt < 2 && !ok; attempt++) {
+            retry_due(&p, true);
+            ok = wait_all(&p);
+        }
         if (!ok) {
             log_error(lg, "shutdown: buffered data could not be written; it stays uncommitted in "
                           "Kafka and is read again on restart");

@@ -8,11 +8,11 @@
  *         {"topic":"t","partition":0,"offset":5}
  *       and exits non-zero if any delivery failed.
  *
- *   kafka_tool consume BOOTSTRAP GROUP PATTERN COUNT TIMEOUT_MS [--commit]
+ *   kafka_tool consume BOOTSTRAP GROUP PATTERN COUNT TIMEOUT_MS [--commit] [--quiet]
  *       joins GROUP subscribed to PATTERN (a regex when it starts with ^),
  *       prints each message as a JSON line (topic, partition, offset, key,
  *       value or null, timestamp) until COUNT messages or TIMEOUT_MS pass;
- *       exit 0 when COUNT were read, 3 on time-out.
+ *       exit 0 when COUNT were read, 3 on time-out. --quiet prints only {"count":N}.
  *
  *   kafka_tool committed BOOTSTRAP GROUP TOPIC PARTITIONS
  *       prints {"partition":N,"offset":O} per partition (-1001: none).
@@ -207,7 +207,7 @@ static rd_kafka_t *new_consumer(const char *bootstrap, const char *group)
 }
 
 static int consume(const char *bootstrap, const char *group, const char *pattern, long count,
-                   long timeout_ms, int commit)
+                   long timeout_ms, int commit, int quiet)
 {
     rd_kafka_t *rk = new_consumer(bootstrap, group);
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
@@ -229,13 +229,16 @@ static int consume(const char *bootstrap, const char *group, const char *pattern
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 fprintf(stderr, "kafka_tool: %s\n", rd_kafka_message_errstr(m));
         } else {
-            print_message(m);
+            if (!quiet)
+                print_message(m);
             got++;
         }
         rd_kafka_message_destroy(m);
     }
     if (commit && got > 0)
         rd_kafka_commit(rk, NULL, 0);
+    if (quiet)
+        printf("{\"count\":%ld}\n", got);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return got >= count ? 0 : 3;
@@ -269,7 +272,8 @@ int main(int argc, char **argv)
         return produce(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "consume") == 0)
         return consume(argv[2], argv[3], argv[4], atol(argv[5]), atol(argv[6]),
-                       argc >= 8 && strcmp(argv[7], "--commit") == 0);
+                       argc >= 8 && strcmp(argv[7], "--commit") == 0,
+                       argc >= 8 && strcmp(argv[argc - 1], "--quiet") == 0);
     if (argc >= 6 && strcmp(argv[1], "committed") == 0)
         return committed(argv[2], argv[3], argv[4], atoi(argv[5]));
     fprintf(stderr, "usage: kafka_tool produce|consume|committed ... (see the source header)\n");

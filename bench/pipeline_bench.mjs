@@ -1,0 +1,86 @@
+// pipeline_bench.mjs -- cdc-writer end to end against a plain librdkafka
+// consumer, in one run, on the same topic of the local mock Kafka cluster.
+//
+//   node bench/pipeline_bench.mjs [MESSAGES] [PARTITIONS] [BUILD_DIR]
+//
+// (a) tests/tools/kafka_tool consumes every message in a group, doing nothing with them;
+// (b) cdc-writer consumes them, writes Parquet to s3rver and commits, until every
+//     offset is committed. Prints messages/s of both, b/a, cdc-writer's CPU seconds per
+//     million messages and its peak RSS. The mock keeps only 5 MiB per partition:
+//     MESSAGES x ~1 KB must fit in PARTITIONS x 5 MiB.
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import {
+  startKafka, startS3, startWriter, writerEnv, stopAll, produce, run, committedOffsets, waitFor, binaries,
+} from '../tests/harness/services.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const n = Number(process.argv[2] ?? 1000000);
+const partitions = Number(process.argv[3] ?? 256);
+if (process.argv[4]) {
+  process.env.CDCW_BIN = join(process.argv[4], 'cdc-writer');
+}
+const topic = 'cdc.oltp_dabi.public.bench';
+const pad = 'x'.repeat(560);
+
+function message(i) {
+  return { topic, key: `k${i}`, value: JSON.stringify({
+    before: null,
+    after: { id: i, customer_id: i % 9973, status: ['new', 'paid', 'shipped'][i % 3], amount: (i % 100000) / 100,
+      email: `user${i % 50000}@example.com`, created_at: 1735689600000000 + i, note: pad },
+    source: { version: '2.7.3.Final', connector: 'postgresql', name: 'shop', ts_ms: 1735689600000 + i, db: 'shop',
+      schema: 'public', table: 'bench', txId: i, lsn: 24023128 + i },
+    op: 'c', ts_ms: 1735689600000 + i,
+  }) };
+}
+
+function procStats(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = 100;
+  const cpu = (Number(stat[11]) + Number(stat[12])) / ticks;
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpu, peakRss: Number(hwm[1]) * 1024 };
+}
+
+try {
+  const kafka = await startKafka({ topics: [`${topic}:${partitions}`] });
+  const s3 = await startS3();
+  for (let start = 0; start < n; start += 50000) {
+    const batch = Array.from({ length: Math.min(50000, n - start) }, (_, k) => message(start + k));
+    await produce(kafka.bootstrap, batch);
+  }
+  const size = JSON.stringify(message(0).value).length;
+  console.log(`produced ${n.toLocaleString('en-US')} messages of ~${size} bytes to ${partitions} partitions`);
+
+  const t0 = process.hrtime.bigint();
+  const plain = await run(binaries.kafkaTool, ['consume', kafka.bootstrap, 'plain', `^${topic.replaceAll('.', '\\.')}$`,
+    String(n), '600000', '--quiet'], { timeoutMs: 900000 });
+  const plainSecs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (plain.code !== 0) throw new Error(`plain consumer: ${plain.stderr}`);
+
+  const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: 'bench', LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: process.env.BENCH_INTERVAL ?? '1' } });
+  const t1 = process.hrtime.bigint();
+  const writer = startWriter(env);
+  let stats = { cpu: 0, peakRss: 0 };
+  await waitFor(async () => {
+    stats = procStats(writer.pid);
+    const committed = await committedOffsets(kafka.bootstrap, 'bench', topic, partitions);
+    return committed.reduce((a, c) => a + Math.max(c.offset, 0), 0) === n;
+  }, { timeoutMs: 900000, intervalMs: 500, what: 'cdc-writer committing every message' });
+  const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
+  stats = procStats(writer.pid);
+  await writer.stop();
+  if (process.env.BENCH_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_LOG, writer.log());
+
+  const a = n / plainSecs;
+  const b = n / writerSecs;
+  console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included)`);
+  console.log(`(b) cdc-writer to s3rver        ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed)`);
+  console.log(`b/a                             ${(b / a).toFixed(2)}`);
+  console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
+  console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES 256 MiB + 64 MiB = 320 MiB)`);
+} finally {
+  await stopAll();
+}

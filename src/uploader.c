@@ -1,0 +1,181 @@
+/* uploader.c -- see uploader.h. */
+#include "uploader.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xalloc.h"
+
+struct worker {
+    struct uploader *u;
+    struct object_store *store;
+    pthread_t thread;
+};
+
+struct uploader {
+    pthread_mutex_t lock;
+    pthread_cond_t work, done_cond;
+    struct upload_job *todo_head, *todo_tail, *done_head, *done_tail;
+    bool stopping;
+    struct worker *workers;
+    int nworkers;
+};
+
+static void push(struct upload_job **head, struct upload_job **tail, struct upload_job *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static struct upload_job *pop(struct upload_job **head, struct upload_job **tail)
+{
+    struct upload_job *j = *head;
+    if (j) {
+        *head = j->next;
+        if (*head == NULL)
+            *tail = NULL;
+        j->next = NULL;
+    }
+    return j;
+}
+
+static bool buf_sink(void *ctx, const void *data, size_t len)
+{
+    buf_append(ctx, data, len);
+    return true;
+}
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    struct uploader *u = w->u;
+    for (;;) {
+        pthread_mutex_lock(&u->lock);
+        while (u->todo_head == NULL && !u->stopping)
+            pthread_cond_wait(&u->work, &u->lock);
+        struct upload_job *j = pop(&u->todo_head, &u->todo_tail);
+        pthread_mutex_unlock(&u->lock);
+        if (j == NULL)
+            return NULL; /* stopping, nothing left */
+        j->err[0] = '\0';
+        j->ok = true;
+        char why[512];
+        if (j->rows != NULL) {
+            j->ok = row_batch_write(j->rows, j->pq, buf_sink, &j->data, why, sizeof why);
+            row_batch_free(j->rows);
+            j->rows = NULL;
+        }
+        if (j->ok && j->error_rows != NULL) {
+            j->ok = error_batch_write(j->error_rows, j->pq, buf_sink, &j->error_data, why, sizeof why);
+            error_batch_free(j->error_rows);
+            j->error_rows = NULL;
+        }
+        if (!j->ok) {
+            snprintf(j->err, sizeof j->err, "encoding: %s", why);
+            j->encode_failed = true;
+        }
+        if (j->ok && j->key[0])
+            j->ok = object_store_put(w->store, j->key, j->data.data, j->data.len, j->err, sizeof j->err);
+        if (j->ok && j->error_key[0])
+            j->ok = object_store_put(w->store, j->error_key, j->error_data.data, j->error_data.len,
+                                     j->err, sizeof j->err);
+        pthread_mutex_lock(&u->lock);
+        push(&u->done_head, &u->done_tail, j);
+        pthread_cond_signal(&u->done_cond);
+        pthread_mutex_unlock(&u->lock);
+    }
+}
+
+struct uploader *uploader_new(const struct object_store_config *cfg, int threads, char *err,
+                              size_t errlen)
+{
+    struct uploader *u = xcalloc(1, sizeof *u);
+    pthread_mutex_init(&u->lock, NULL);
+    pthread_cond_init(&u->work, NULL);
+    pthread_cond_init(&u->done_cond, NULL);
+    u->workers = xcalloc((size_t)threads, sizeof *u->workers);
+    for (int i = 0; i < threads; i++) {
+        struct worker *w = &u->workers[i];
+        w->u = u;
+        w->store = object_store_new(cfg, err, errlen);
+        if (w->store == NULL || pthread_create(&w->thread, NULL, work, w) != 0) {
+            object_store_free(w->store);
+            w->store = NULL;
+            uploader_free(u);
+            return NULL;
+        }
+        u->nworkers++;
+    }
+    return u;
+}
+
+void uploader_free(struct uploader *u)
+{
+    if (u == NULL)
+        return;
+    pthread_mutex_lock(&u->lock);
+    u->stopping = true;
+    pthread_cond_broadcast(&u->work);
+    pthread_mutex_unlock(&u->lock);
+    for (int i = 0; i < u->nworkers; i++) {
+        pthread_join(u->workers[i].thread, NULL);
+        object_store_free(u->workers[i].store);
+    }
+    struct upload_job *j;
+    while ((j = pop(&u->done_head, &u->done_tail)) != NULL)
+        upload_job_free(j);
+    free(u->workers);
+    pthread_mutex_destroy(&u->lock);
+    pthread_cond_destroy(&u->work);
+    pthread_cond_destroy(&u->done_cond);
+    free(u);
+}
+
+void uploader_submit(struct uploader *u, struct upload_job *job)
+{
+    pthread_mutex_lock(&u->lock);
+    push(&u->todo_head, &u->todo_tail, job);
+    pthread_cond_signal(&u->work);
+    pthread_mutex_unlock(&u->lock);
+}
+
+struct upload_job *uploader_take(struct uploader *u, int timeout_ms)
+{
+    pthread_mutex_lock(&u->lock);
+    if (u->done_head == NULL && timeout_ms > 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (u->done_head == NULL) {
+            if (pthread_cond_timedwait(&u->done_cond, &u->lock, &until) == ETIMEDOUT)
+                break;
+        }
+    }
+    struct upload_job *j = pop(&u->done_head, &u->done_tail);
+    pthread_mutex_unlock(&u->lock);
+    return j;
+}
+
+void upload_job_free(struct upload_job *job)
+{
+    if (job == NULL)
+        return;
+    row_batch_free(job->rows);
+    error_batch_free(job->error_rows);
+    buf_free(&job->data);
+    buf_free(&job->error_data);
+    free(job);
+}

@@ -1,0 +1,60 @@
+/* uploader.h -- uploads finished files on worker threads, so consuming goes
+ * on while the object store works.
+ *
+ * Contract
+ * - Each worker owns its own object_store client (and connection). A job
+ *   holds the column buffers of one flush (rows and/or refused messages);
+ *   the worker encodes them as Parquet (the first time), stores the data file
+ *   then the errors file, and sets ok, or err on failure. A retried job
+ *   uploads the files it encoded before.
+ * - Jobs are taken in submission order; completed jobs come back through
+ *   uploader_take() in completion order, which for different jobs may differ:
+ *   the caller keeps at most one job per partition in flight.
+ * - The caller owns a job again once uploader_take() returned it.
+ */
+#ifndef CDCW_UPLOADER_H
+#define CDCW_UPLOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error_batch.h"
+#include "object_store.h"
+#include "parquet.h"
+#include "row_batch.h"
+
+struct upload_job {
+    char key[1024], error_key[1024]; /* "" when there is no such file */
+    struct row_batch *rows;          /* encoded into data, then freed */
+    struct error_batch *error_rows;  /* encoded into error_data, then freed */
+    const struct pq_options *pq;
+    struct buf data, error_data;
+    bool ok;
+    bool encode_failed; /* a bug, not a store failure: never retried */
+    char err[2048];
+    /* The caller's own fields, untouched by the uploader. */
+    void *owner;
+    int64_t commit_next;
+    size_t nrows, errors, message_bytes;
+    char reason[32];
+    double started, retry_at;
+    int attempts;
+    struct upload_job *next;
+};
+
+struct uploader;
+
+struct uploader *uploader_new(const struct object_store_config *cfg, int threads, char *err,
+                              size_t errlen);
+/* Finishes the jobs already submitted, then stops the workers. */
+void uploader_free(struct uploader *u);
+
+void uploader_submit(struct uploader *u, struct upload_job *job);
+/* A completed job, or NULL: waits up to timeout_ms (0: does not wait). */
+struct upload_job *uploader_take(struct uploader *u, int timeout_ms);
+
+void upload_job_free(struct upload_job *job);
+
+#endif
