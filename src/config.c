@@ -120,6 +120,14 @@ static const struct var_spec specs[] = {
      "text or json (one JSON object per line)"},
     {"HTTP_PORT", "8080", KIND_INT, FIELD(http_port), false, false, 0, 65535,
      "port of /metrics, /healthz and /readyz; 0 disables"},
+    {"HTTP_BIND_ADDRESS", "0.0.0.0", KIND_STRING, FIELD(http_bind_address), false, false, 0, 0,
+     "address the HTTP endpoint listens on (IPv4 or IPv6)"},
+    {"HEALTH_STORE_CHECK_SECONDS", "10", KIND_INT, FIELD(health_store_check_s), false, false, 1, 3600,
+     "seconds between the object store checks behind /readyz"},
+    {"CHECK_TIMEOUT_SECONDS", "10", KIND_INT, FIELD(check_timeout_s), false, false, 1, 600,
+     "seconds each connectivity check of --check may take"},
+    {"HEALTH_LIVENESS_TIMEOUT_SECONDS", "60", KIND_INT, FIELD(health_liveness_timeout_s), false,
+     false, 1, 86400, "seconds the main loop may stall before /healthz fails"},
 };
 
 #define SPEC_COUNT (sizeof specs / sizeof specs[0])

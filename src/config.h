@@ -90,6 +90,10 @@ struct config {
     enum log_level log_level;
     enum log_format log_format;
     int http_port; /* 0 disables the HTTP endpoint */
+    char *http_bind_address;
+    int health_store_check_s;
+    int health_liveness_timeout_s;
+    int check_timeout_s;
 };
 
 /* Problems found while loading, one human-readable line each. */

@@ -12,14 +12,18 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
+#include "health.h"
+#include "http_server.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
+#include "preflight.h"
 #include "version.h"
 
 extern char **environ;
 
-enum { EXIT_CONFIG = 2 };
+enum { EXIT_FAILURE_RUNTIME = 1, EXIT_CONFIG = 2 };
 
 /* The only global: set by the signal handler, read by the pipeline. */
 static volatile sig_atomic_t stop_requested;
@@ -39,16 +43,20 @@ static void on_signal(int sig)
 
 static void print_usage(FILE *out)
 {
-    fputs("Usage: cdc-writer [--check | --help | --version]\n"
+    fputs("Usage: cdc-writer [--check | --check-config | --help | --version]\n"
           "\n"
           "Consumes Debezium change events from the Kafka topics matching KAFKA_TOPIC_PATTERN,\n"
           "writes them as Parquet files to an S3-compatible object store under\n"
           "cdc_events/<table>/year=YYYY/month=MM/day=DD/, optionally triggers a Prefect\n"
           "deployment, and commits the Kafka offsets once the data is stored.\n"
           "\n"
-          "  --check     validate the configuration and exit (0 valid, 2 invalid)\n"
-          "  --help      this text\n"
-          "  --version   versions of cdc-writer and the libraries it links\n"
+          "  --check         validate the configuration, then check that Kafka (a topic\n"
+          "                  matching the pattern), the bucket and the Prefect deployment\n"
+          "                  are reachable; one line per check (0 all ok, 1 a check\n"
+          "                  failed, 2 invalid configuration)\n"
+          "  --check-config  validate the configuration only (0 valid, 2 invalid)\n"
+          "  --help          this text\n"
+          "  --version       versions of cdc-writer and the libraries it links\n"
           "\n"
           "Configuration comes from the environment only.\n",
           out);
@@ -88,7 +96,7 @@ static void log_effective_configuration(const struct log *lg, const struct confi
 
 int main(int argc, char **argv)
 {
-    bool check_only = false;
+    bool check_config = false, check_connectivity = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             print_usage(stdout);
@@ -99,7 +107,11 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--check") == 0) {
-            check_only = true;
+            check_config = check_connectivity = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--check-config") == 0) {
+            check_config = true;
             continue;
         }
         fprintf(stderr, "cdc-writer: unknown argument '%s' (see --help)\n", argv[i]);
@@ -113,10 +125,17 @@ int main(int argc, char **argv)
     }
     struct log lg = {.level = cfg.log_level, .format = cfg.log_format, .out = stderr};
     log_effective_configuration(&lg, &cfg);
-    if (check_only) {
+    if (check_config) {
         printf("configuration: ok\n");
+        fflush(stdout);
+        int status = 0;
+        if (check_connectivity) {
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            status = preflight_run(&cfg, &lg, cfg.check_timeout_s, stdout) ? 0 : EXIT_FAILURE_RUNTIME;
+            curl_global_cleanup();
+        }
         config_free(&cfg);
-        return 0;
+        return status;
     }
 
     struct sigaction sa;
@@ -127,7 +146,26 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     log_info(&lg, "cdc-writer %s starting", version_string());
-    int status = pipeline_run(&cfg, &lg, &stop_requested);
+    struct metrics *metrics = metrics_new();
+    struct health *health = health_new(cfg.health_liveness_timeout_s * 1000);
+    struct http_server *http = NULL;
+    int status = 0;
+    if (cfg.http_port != 0) {
+        char err[512];
+        http = http_server_start(cfg.http_bind_address, cfg.http_port, metrics, health, err, sizeof err);
+        if (http == NULL) {
+            log_error(&lg, "HTTP endpoint: %s", err);
+            status = EXIT_FAILURE_RUNTIME;
+        } else {
+            log_info(&lg, "serving /metrics, /healthz and /readyz on %s port %d", cfg.http_bind_address,
+                     cfg.http_port);
+        }
+    }
+    if (status == 0)
+        status = pipeline_run(&cfg, &lg, metrics, health, &stop_requested);
+    http_server_stop(http);
+    health_free(health);
+    metrics_free(metrics);
     curl_global_cleanup();
     config_free(&cfg);
     return status;

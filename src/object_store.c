@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -30,6 +31,7 @@ struct object_store {
     long status;
     uint64_t rng;
     struct object_store_stats stats;
+    struct metric_family *m_requests, *m_retries, *m_errors, *m_duration;
 };
 
 void object_store_config_default(struct object_store_config *cfg)
@@ -99,7 +101,21 @@ struct object_store *object_store_new(const struct object_store_config *cfg, cha
         os->cfg.multipart_threshold = os->cfg.part_size;
     if (os->cfg.max_attempts < 1)
         os->cfg.max_attempts = 1;
-    os->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
+    os->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)os ^
+              0x9E3779B97F4A7C15ULL; /* the address: workers started together jitter apart */
+    os->m_requests = metrics_family(cfg->metrics, "cdcw_s3_requests_total",
+                                    "Object store requests sent, retries included.", METRIC_COUNTER,
+                                    "method", NULL, 0);
+    os->m_retries = metrics_family(cfg->metrics, "cdcw_s3_retries_total",
+                                   "Object store requests retried after a retryable failure.",
+                                   METRIC_COUNTER, "method", NULL, 0);
+    os->m_errors = metrics_family(cfg->metrics, "cdcw_s3_errors_total",
+                                  "Failed object store request attempts by S3 error code, HTTP "
+                                  "status, timeout or connection.",
+                                  METRIC_COUNTER, "code", NULL, 0);
+    os->m_duration = metrics_family(cfg->metrics, "cdcw_s3_request_duration_seconds",
+                                    "Duration of one object store request attempt.", METRIC_HISTOGRAM,
+                                    "method", metrics_latency_buckets, metrics_latency_nbuckets);
     if (strncmp(cfg->endpoint, "file://", 7) == 0) {
         os->root = xstrdup(cfg->endpoint + 7);
         return os;
@@ -275,6 +291,38 @@ static void backoff(struct object_store *os, int attempt)
     usleep((useconds_t)jittered * 1000);
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void count_attempt(struct object_store *os, const char *method, double seconds,
+                          CURLcode cc, long status, const char *code, bool retrying)
+{
+    if (os->cfg.metrics == NULL)
+        return;
+    const char *m[] = {method};
+    metric_add(metric_series(os->m_requests, m), 1);
+    metric_observe(metric_series(os->m_duration, m), seconds);
+    if (retrying)
+        metric_add(metric_series(os->m_retries, m), 1);
+    if (cc == CURLE_OK && status >= 200 && status < 300)
+        return;
+    char text[160];
+    if (code[0])
+        snprintf(text, sizeof text, "%s", code);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        snprintf(text, sizeof text, "timeout");
+    else if (cc != CURLE_OK)
+        snprintf(text, sizeof text, "connection");
+    else
+        snprintf(text, sizeof text, "HTTP_%ld", status);
+    const char *c[] = {text};
+    metric_add(metric_series(os->m_errors, c), 1);
+}
+
 /* One request with retries. On success the response is in os->body/headers
  * and os->status is 2xx. `what` names the operation in errors. */
 static bool perform(struct object_store *os, const struct request *rq, const char *what,
@@ -358,11 +406,14 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
         buf_reset(&os->body);
         buf_reset(&os->headers);
         os->stats.requests++;
+        double started = mono_s();
         CURLcode cc = curl_easy_perform(c);
+        double took = mono_s() - started;
         curl_slist_free_all(hl);
         os->status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &os->status);
         if (cc == CURLE_OK && os->status >= 200 && os->status < 300) {
+            count_attempt(os, rq->method, took, cc, os->status, "", false);
             os->stats.bytes_sent += rq->body_len;
             ok = true;
             break;
@@ -373,6 +424,7 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
             xml_text((const char *)os->body.data, os->body.len, "Message", message, sizeof message);
         }
         bool again = retryable(cc, os->status, code) && attempt < os->cfg.max_attempts;
+        count_attempt(os, rq->method, took, cc, os->status, code, again);
         if (cc != CURLE_OK)
             set_err(err, errlen, "%s: %s (attempt %d of %d)", what, curl_easy_strerror(cc), attempt,
                     os->cfg.max_attempts);

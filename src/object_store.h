@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 struct object_store_config {
     const char *endpoint; /* host[:port], or file:///dir */
@@ -43,6 +44,10 @@ struct object_store_config {
     size_t multipart_threshold;
     size_t part_size;
     const struct log *log;
+    /* When set: cdcw_s3_requests_total{method}, cdcw_s3_retries_total{method},
+     * cdcw_s3_errors_total{code} (S3's error Code, HTTP_<status>, timeout or
+     * connection; one per failed attempt) and cdcw_s3_request_duration_seconds{method}. */
+    struct metrics *metrics;
 };
 
 /* Defaults: 6 attempts, 200 ms doubling to 10 s, multipart above 64 MiB in

@@ -18,12 +18,15 @@
 
 #include "debezium.h"
 #include "error_batch.h"
+#include "health.h"
 #include "kafka_conf.h"
 #include "lake_layout.h"
+#include "metrics.h"
 #include "object_store.h"
 #include "prefect.h"
 #include "row_batch.h"
 #include "uploader.h"
+#include "version.h"
 #include "xalloc.h"
 
 struct part {
@@ -37,6 +40,17 @@ struct part {
     int64_t commit_next; /* last processed offset + 1, -1: nothing pending */
     size_t bytes;        /* raw message bytes buffered */
     struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
+    int64_t committed, first_offset; /* -1: none yet */
+    char partition_text[16];
+    struct metric *m_consumed, *m_consumed_bytes, *m_committed, *m_lag;
+};
+
+/* The pipeline's metric families (see the README's Metrics section). */
+struct pipeline_metrics {
+    struct metric_family *consumed, *consumed_bytes, *tombstones, *rows, *raw_bytes, *parquet_bytes,
+        *files, *flushes, *flush_seconds, *encode_seconds, *upload_seconds, *upload_failures,
+        *error_rows, *prefect, *commits, *committed, *lag, *rebalances;
+    struct metric *buffered, *inflight, *assigned, *paused, *build_info;
 };
 
 struct pipeline {
@@ -59,7 +73,97 @@ struct pipeline {
     double next_flush;
     const char *failpoint;
     int fatal;
+    struct metrics *metrics;
+    struct health *health;
+    struct pipeline_metrics m;
+    double next_gauges;
 };
+
+static void define_metrics(struct pipeline *p)
+{
+    struct metrics *r = p->metrics;
+    struct pipeline_metrics *m = &p->m;
+    const double *lat = metrics_latency_buckets;
+    size_t nlat = metrics_latency_nbuckets;
+    m->consumed = metrics_family(r, "cdcw_messages_consumed_total", "Kafka messages consumed.",
+                                 METRIC_COUNTER, "topic,partition", NULL, 0);
+    m->consumed_bytes = metrics_family(r, "cdcw_message_bytes_consumed_total",
+                                       "Bytes of Kafka message keys and values consumed.",
+                                       METRIC_COUNTER, "topic,partition", NULL, 0);
+    m->tombstones = metrics_family(r, "cdcw_tombstones_total",
+                                   "Tombstones consumed (no row; their offsets are committed).",
+                                   METRIC_COUNTER, "topic", NULL, 0);
+    m->rows = metrics_family(r, "cdcw_rows_written_total", "Rows stored in cdc_events/ files.",
+                             METRIC_COUNTER, "topic", NULL, 0);
+    m->error_rows = metrics_family(r, "cdcw_messages_routed_to_errors_total",
+                                   "Messages the decoder refused, stored raw in cdc_errors/ files.",
+                                   METRIC_COUNTER, "topic", NULL, 0);
+    m->raw_bytes = metrics_family(r, "cdcw_raw_bytes_written_total",
+                                  "Kafka message bytes whose rows are stored.", METRIC_COUNTER,
+                                  "topic", NULL, 0);
+    m->parquet_bytes = metrics_family(r, "cdcw_parquet_bytes_written_total",
+                                      "Bytes of Parquet files stored.", METRIC_COUNTER, "topic", NULL, 0);
+    m->files = metrics_family(r, "cdcw_files_written_total",
+                              "Parquet files stored, kind events (cdc_events/) or errors (cdc_errors/).",
+                              METRIC_COUNTER, "topic,kind", NULL, 0);
+    m->flushes = metrics_family(r, "cdcw_flushes_total",
+                                "Flushes started, by reason (interval, rows, bytes, day-change, "
+                                "schema-change, memory, revoke, shutdown).",
+                                METRIC_COUNTER, "topic,reason", NULL, 0);
+    m->flush_seconds = metrics_family(r, "cdcw_flush_duration_seconds",
+                                      "From the start of a flush until its files are stored.",
+                                      METRIC_HISTOGRAM, "topic", lat, nlat);
+    m->encode_seconds = metrics_family(r, "cdcw_encode_duration_seconds",
+                                       "Parquet encoding time of one flush.", METRIC_HISTOGRAM,
+                                       "topic", lat, nlat);
+    m->upload_seconds = metrics_family(r, "cdcw_upload_duration_seconds",
+                                       "Upload time of one flush's files, retries included.",
+                                       METRIC_HISTOGRAM, "topic", lat, nlat);
+    m->upload_failures = metrics_family(r, "cdcw_upload_failures_total",
+                                        "Flushes whose upload failed (kept uncommitted and retried).",
+                                        METRIC_COUNTER, "topic", NULL, 0);
+    m->prefect = metrics_family(r, "cdcw_prefect_triggers_total",
+                                "Prefect flow run requests, by result (ok, failed).", METRIC_COUNTER,
+                                "table,result", NULL, 0);
+    m->commits = metrics_family(r, "cdcw_commits_total", "Offset commit requests, by result (ok, failed).",
+                                METRIC_COUNTER, "result", NULL, 0);
+    m->committed = metrics_family(r, "cdcw_committed_offset",
+                                  "Offset last committed (the next offset to read).", METRIC_GAUGE,
+                                  "topic,partition", NULL, 0);
+    m->lag = metrics_family(r, "cdcw_consumer_lag",
+                            "High watermark minus the committed offset (messages not yet in the lake).",
+                            METRIC_GAUGE, "topic,partition", NULL, 0);
+    m->rebalances = metrics_family(r, "cdcw_rebalance_events_total",
+                                   "Partitions assigned, revoked or lost.", METRIC_COUNTER, "event",
+                                   NULL, 0);
+    m->buffered = metric_series(metrics_family(r, "cdcw_buffered_bytes",
+                                               "Message bytes buffered and not yet stored.",
+                                               METRIC_GAUGE, "", NULL, 0),
+                                NULL);
+    m->inflight = metric_series(metrics_family(r, "cdcw_uploads_in_flight",
+                                               "Flushes being encoded or uploaded, or waiting for a retry.",
+                                               METRIC_GAUGE, "", NULL, 0),
+                                NULL);
+    m->assigned = metric_series(metrics_family(r, "cdcw_assigned_partitions",
+                                               "Partitions assigned to this instance.", METRIC_GAUGE,
+                                               "", NULL, 0),
+                                NULL);
+    m->paused = metric_series(metrics_family(r, "cdcw_paused_partitions",
+                                             "Partitions paused because MAX_BUFFER_BYTES was reached.",
+                                             METRIC_GAUGE, "", NULL, 0),
+                              NULL);
+    m->build_info = metric_series(metrics_family(r, "cdcw_build_info", "cdc-writer's version.",
+                                                 METRIC_GAUGE, "version", NULL, 0),
+                                  (const char *[]){version_string()});
+    metric_set(m->build_info, 1);
+    metric_set(m->assigned, 0);
+    metric_set(m->paused, 0);
+}
+
+static void count_topic(struct metric_family *f, const char *topic, double v)
+{
+    metric_add(metric_series(f, (const char *[]){topic}), v);
+}
 
 static double now_s(void)
 {
@@ -92,6 +196,14 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
     pt->rows = row_batch_new(topic, partition);
     pt->errors = error_batch_new(topic, partition);
     pt->commit_next = -1;
+    pt->committed = -1;
+    pt->first_offset = -1;
+    snprintf(pt->partition_text, sizeof pt->partition_text, "%d", (int)partition);
+    const char *labels[] = {pt->topic, pt->partition_text};
+    pt->m_consumed = metric_series(p->m.consumed, labels);
+    pt->m_consumed_bytes = metric_series(p->m.consumed_bytes, labels);
+    pt->m_committed = metric_series(p->m.committed, labels);
+    pt->m_lag = metric_series(p->m.lag, labels);
     if (p->nparts == p->parts_cap) {
         p->parts_cap = p->parts_cap ? p->parts_cap * 2 : 16;
         p->parts = xrealloc(p->parts, p->parts_cap * sizeof *p->parts);
@@ -119,6 +231,8 @@ static void drop_buffers(struct pipeline *p, struct part *pt)
 static void remove_part(struct pipeline *p, struct part *pt)
 {
     drop_buffers(p, pt);
+    metric_unset(pt->m_committed); /* no longer this instance's to report */
+    metric_unset(pt->m_lag);
     for (size_t i = 0; i < p->nparts; i++) {
         if (p->parts[i] == pt) {
             p->parts[i] = p->parts[--p->nparts];
@@ -143,12 +257,39 @@ static void remove_part(struct pipeline *p, struct part *pt)
  * offsets stay uncommitted until it succeeds.
  */
 
+/* Lag: the high watermark (as last fetched, no request) minus the committed
+ * offset, or minus the first offset read when nothing was committed yet. */
+static void update_lag(struct pipeline *p, struct part *pt)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(p->rk, pt->topic, pt->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+        return;
+    int64_t base = pt->committed >= 0 ? pt->committed : pt->first_offset;
+    if (base < 0)
+        return;
+    metric_set(pt->m_lag, (double)(hi > base ? hi - base : 0));
+}
+
+static void committed(struct pipeline *p, struct part *pt, int64_t offset)
+{
+    pt->committed = offset;
+    metric_set(pt->m_committed, (double)offset);
+    update_lag(p, pt);
+}
+
+static void count_commit(struct pipeline *p, bool ok)
+{
+    metric_add(metric_series(p->m.commits, (const char *[]){ok ? "ok" : "failed"}), 1);
+}
+
 static bool commit(struct pipeline *p, struct part *pt, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = offset;
     rd_kafka_resp_err_t e = rd_kafka_commit(p->rk, list, p->cfg->kafka_commit_async ? 1 : 0);
     rd_kafka_topic_partition_list_destroy(list);
+    count_commit(p, e == RD_KAFKA_RESP_ERR_NO_ERROR);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_error(p->log, "commit of %s [%d] at offset %lld failed: %s (the data is stored; "
                           "a replay overwrites the same keys)",
@@ -156,6 +297,7 @@ static bool commit(struct pipeline *p, struct part *pt, int64_t offset)
         return false;
     }
     log_debug(p->log, "committed %s [%d] at offset %lld", pt->topic, pt->partition, (long long)offset);
+    committed(p, pt, offset);
     if (pt->commit_next == offset)
         pt->commit_next = -1;
     return true;
@@ -166,7 +308,9 @@ static void trigger(struct pipeline *p, const char *table, char **keys, size_t n
     if (p->prefect == NULL || nkeys == 0)
         return;
     char err[1024];
-    if (!prefect_trigger(p->prefect, p->cfg->minio_bucket, table, keys, nkeys, rows, err, sizeof err))
+    bool ok = prefect_trigger(p->prefect, p->cfg->minio_bucket, table, keys, nkeys, rows, err, sizeof err);
+    metric_add(metric_series(p->m.prefect, (const char *[]){table, ok ? "ok" : "failed"}), 1);
+    if (!ok)
         log_error(p->log, "Prefect trigger for %s failed (data and commits are not affected): %s",
                   table, err);
     else
@@ -214,10 +358,25 @@ static int complete(struct pipeline *p, int timeout_ms)
                               "%.0f s: %s",
                       pt->topic, pt->partition, j->reason, j->nrows, delay, j->err);
             p->store_failing = true;
+            count_topic(p->m.upload_failures, pt->topic, 1);
+            health_store_result(p->health, false, j->err);
             done[i] = NULL;
             continue;
         }
         p->store_failing = false;
+        health_store_result(p->health, true, NULL);
+        const char *topic_label[] = {pt->topic};
+        count_topic(p->m.rows, pt->topic, (double)j->nrows);
+        count_topic(p->m.error_rows, pt->topic, (double)j->errors);
+        count_topic(p->m.raw_bytes, pt->topic, (double)j->message_bytes);
+        count_topic(p->m.parquet_bytes, pt->topic, (double)(j->data.len + j->error_data.len));
+        if (j->key[0])
+            metric_add(metric_series(p->m.files, (const char *[]){pt->topic, "events"}), 1);
+        if (j->error_key[0])
+            metric_add(metric_series(p->m.files, (const char *[]){pt->topic, "errors"}), 1);
+        metric_observe(metric_series(p->m.flush_seconds, topic_label), now_s() - j->started);
+        metric_observe(metric_series(p->m.encode_seconds, topic_label), j->encode_seconds);
+        metric_observe(metric_series(p->m.upload_seconds, topic_label), j->upload_seconds);
         log_info(p->log, "flushed %s [%d] reason=%s rows=%zu refused=%zu message_bytes=%zu "
                          "parquet_bytes=%zu duration_ms=%.0f key=%s%s%s",
                  pt->topic, pt->partition, j->reason, j->nrows, j->errors, j->message_bytes,
@@ -262,9 +421,12 @@ static int complete(struct pipeline *p, int timeout_ms)
         struct part *pt = done[i]->owner;
         rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = done[i]->commit_next;
     }
+    bool commit_ok = true;
     if (list->cnt > 0) {
         rd_kafka_resp_err_t e = rd_kafka_commit(p->rk, list, p->cfg->kafka_commit_async ? 1 : 0);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        commit_ok = e == RD_KAFKA_RESP_ERR_NO_ERROR;
+        count_commit(p, commit_ok);
+        if (!commit_ok)
             log_error(p->log, "commit of %d partitions failed: %s (the data is stored; a replay "
                               "overwrites the same keys)",
                       list->cnt, rd_kafka_err2str(e));
@@ -275,6 +437,8 @@ static int complete(struct pipeline *p, int timeout_ms)
             continue;
         j = done[i];
         struct part *pt = j->owner;
+        if (commit_ok && j->commit_next >= 0)
+            committed(p, pt, j->commit_next);
         if (pt->commit_next == j->commit_next)
             pt->commit_next = -1;
         p->buffered -= j->message_bytes;
@@ -311,6 +475,7 @@ static bool wait_part(struct pipeline *p, struct part *pt)
             uploader_submit(p->uploader, pt->inflight);
         }
         complete(p, 200);
+        health_beat(p->health); /* waiting on the store is progress, not a hang */
     }
     return true;
 }
@@ -333,6 +498,7 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
             commit(p, pt, pt->commit_next);
         return true;
     }
+    metric_add(metric_series(p->m.flushes, (const char *[]){pt->topic, reason}), 1);
     struct upload_job *j = xcalloc(1, sizeof *j);
     j->owner = pt;
     j->started = now_s();
@@ -380,6 +546,19 @@ static bool wait_all(struct pipeline *p)
 
 /* ---------- rebalances ---------- */
 
+static void count_assignment(struct pipeline *p)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    int n = 0;
+    if (rd_kafka_assignment(p->rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR && list != NULL) {
+        n = list->cnt;
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    metric_set(p->m.assigned, n);
+    metric_set(p->m.paused, p->paused ? n : 0);
+    health_set_assigned(p->health, n);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *list, void *opaque)
 {
@@ -396,9 +575,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, list);
         if (p->paused)
             rd_kafka_pause_partitions(rk, list);
+        metric_add(metric_series(p->m.rebalances, (const char *[]){"assigned"}), list->cnt);
+        count_assignment(p);
         return;
     }
     bool lost = rd_kafka_assignment_lost(rk);
+    metric_add(metric_series(p->m.rebalances, (const char *[]){lost ? "lost" : "revoked"}), list->cnt);
     for (int i = 0; i < list->cnt; i++) {
         struct part *pt = find_part(p, list->elems[i].topic, list->elems[i].partition, false);
         if (pt == NULL)
@@ -422,6 +604,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, list));
     else
         rd_kafka_assign(rk, NULL);
+    count_assignment(p);
 }
 
 /* ---------- messages ---------- */
@@ -435,6 +618,7 @@ static void pause_all(struct pipeline *p, bool pause)
         rd_kafka_pause_partitions(p->rk, list);
     else
         rd_kafka_resume_partitions(p->rk, list);
+    metric_set(p->m.paused, pause ? list->cnt : 0);
     rd_kafka_topic_partition_list_destroy(list);
     p->paused = pause;
     if (pause)
@@ -477,6 +661,10 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     }
 
     char err[1024], why[512];
+    metric_add(pt->m_consumed, 1);
+    metric_add(pt->m_consumed_bytes, (double)(m->len + m->key_len));
+    if (pt->first_offset < 0)
+        pt->first_offset = m->offset;
     enum dbz_result r = dbz_decode(pt->decoder, m->payload, m->len, &p->row, err, sizeof err);
     if (r == DBZ_ROW) {
         if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==
@@ -495,6 +683,8 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
                  err);
         error_batch_add(pt->errors, m->offset, ts, m->key, m->key_len, m->payload, m->len, err,
                         processed_at);
+    } else {
+        count_topic(p->m.tombstones, topic, 1);
     }
     if (!pt->has_day) {
         pt->has_day = true;
@@ -538,11 +728,19 @@ static bool setup(struct pipeline *p)
     char err[2048];
     if (regcomp(&p->topic_re, p->cfg->kafka_topic_pattern, REG_EXTENDED) == 0)
         p->have_re = true;
+    define_metrics(p);
     struct object_store_config oc;
     object_store_config_from(&oc, p->cfg, p->log);
+    oc.metrics = p->metrics;
     p->store = object_store_new(&oc, err, sizeof err);
     if (p->store == NULL || !object_store_check_bucket(p->store, p->cfg->minio_create_bucket, err, sizeof err)) {
         log_error(p->log, "object store: %s", err);
+        return false;
+    }
+    health_store_result(p->health, true, NULL);
+    if (p->health != NULL &&
+        !health_start_store_probe(p->health, &oc, p->cfg->health_store_check_s * 1000, err, sizeof err)) {
+        log_error(p->log, "%s", err);
         return false;
     }
     p->uploader = uploader_new(&oc, p->cfg->minio_upload_concurrency, err, sizeof err);
@@ -613,15 +811,34 @@ static void teardown(struct pipeline *p)
         regfree(&p->topic_re);
 }
 
-int pipeline_run(const struct config *cfg, const struct log *lg, volatile sig_atomic_t *stop)
+/* Gauges that are sampled rather than counted, about once a second. */
+static void sample_gauges(struct pipeline *p)
 {
-    struct pipeline p = {.cfg = cfg, .log = lg, .stop = stop};
+    double now = now_s();
+    if (now < p->next_gauges)
+        return;
+    p->next_gauges = now + 1;
+    size_t inflight = 0;
+    for (size_t i = 0; i < p->nparts; i++) {
+        inflight += p->parts[i]->inflight != NULL;
+        update_lag(p, p->parts[i]);
+    }
+    metric_set(p->m.buffered, (double)p->buffered);
+    metric_set(p->m.inflight, (double)inflight);
+}
+
+int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics *metrics,
+                 struct health *health, volatile sig_atomic_t *stop)
+{
+    struct pipeline p = {.cfg = cfg, .log = lg, .stop = stop, .metrics = metrics, .health = health};
     if (!setup(&p)) {
         teardown(&p);
         return 1;
     }
     p.next_flush = now_s() + cfg->write_interval_s;
     while (!*stop && !p.fatal) {
+        health_beat(health);
+        sample_gauges(&p);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p.rk, p.paused ? 100 : cfg->kafka_poll_timeout_ms);
         if (m != NULL) {
             if (m->err)

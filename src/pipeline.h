@@ -17,6 +17,7 @@
  *   paused, while polling goes on, until the buffers drain.
  * - Revoked partitions are flushed and committed before the rebalance
  *   completes (or dropped uncommitted when that fails); lost ones are dropped.
+ * - Metrics (cdcw_*) are kept in `metrics`: see the README's Metrics section.
  */
 #ifndef CDCW_PIPELINE_H
 #define CDCW_PIPELINE_H
@@ -24,8 +25,13 @@
 #include <signal.h>
 
 #include "config.h"
+#include "health.h"
 #include "log.h"
+#include "metrics.h"
 
-int pipeline_run(const struct config *cfg, const struct log *lg, volatile sig_atomic_t *stop);
+/* metrics and health may be NULL (no HTTP endpoint). With health, a thread
+ * probes the bucket every HEALTH_STORE_CHECK_SECONDS while the pipeline runs. */
+int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics *metrics,
+                 struct health *health, volatile sig_atomic_t *stop);
 
 #endif

@@ -176,6 +176,11 @@ static bool lookup(struct prefect *p, char *err, size_t errlen)
     return ok;
 }
 
+const char *prefect_find_deployment(struct prefect *p, char *err, size_t errlen)
+{
+    return lookup(p, err, errlen) ? p->deployment_id : NULL;
+}
+
 bool prefect_trigger(struct prefect *p, const char *bucket, const char *table,
                      char *const *keys, size_t nkeys, uint64_t rows, char *err, size_t errlen)
 {

@@ -31,6 +31,10 @@ void prefect_free(struct prefect *p);
 bool prefect_trigger(struct prefect *p, const char *bucket, const char *table,
                      char *const *keys, size_t nkeys, uint64_t rows, char *err, size_t errlen);
 
+/* Looks the deployment up (once; the id is cached): its id, or NULL with
+ * the reason in err. */
+const char *prefect_find_deployment(struct prefect *p, char *err, size_t errlen);
+
 /* The idempotency key of a set of object keys: "cdc-writer-" + SHA-256 hex. */
 void prefect_idempotency_key(char *const *keys, size_t nkeys, char out[80]);
 

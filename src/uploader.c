@@ -53,6 +53,13 @@ static bool buf_sink(void *ctx, const void *data, size_t len)
     return true;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void *work(void *arg)
 {
     struct worker *w = arg;
@@ -68,6 +75,8 @@ static void *work(void *arg)
         j->err[0] = '\0';
         j->ok = true;
         char why[512];
+        double t0 = mono_s();
+        bool encoding = j->rows != NULL || j->error_rows != NULL; /* not on a retry */
         if (j->rows != NULL) {
             j->ok = row_batch_write(j->rows, j->pq, buf_sink, &j->data, why, sizeof why);
             row_batch_free(j->rows);
@@ -82,11 +91,15 @@ static void *work(void *arg)
             snprintf(j->err, sizeof j->err, "encoding: %s", why);
             j->encode_failed = true;
         }
+        double t1 = mono_s();
+        if (encoding)
+            j->encode_seconds = t1 - t0;
         if (j->ok && j->key[0])
             j->ok = object_store_put(w->store, j->key, j->data.data, j->data.len, j->err, sizeof j->err);
         if (j->ok && j->error_key[0])
             j->ok = object_store_put(w->store, j->error_key, j->error_data.data, j->error_data.len,
                                      j->err, sizeof j->err);
+        j->upload_seconds = mono_s() - t1;
         pthread_mutex_lock(&u->lock);
         push(&u->done_head, &u->done_tail, j);
         pthread_cond_signal(&u->done_cond);

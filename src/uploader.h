@@ -33,6 +33,7 @@ struct upload_job {
     struct buf data, error_data;
     bool ok;
     bool encode_failed; /* a bug, not a store failure: never retried */
+    double encode_seconds, upload_seconds; /* of the last attempt */
     char err[2048];
     /* The caller's own fields, untouched by the uploader. */
     void *owner;

@@ -56,7 +56,7 @@ for lib in librdkafka libcurl OpenSSL snappy zstd cJSON libmicrohttpd; do
 done
 
 # --check with a valid configuration.
-run MINIO_SECRET_KEY=abc -- --check
+run MINIO_SECRET_KEY=abc -- --check-config
 check "check valid exits 0" test "$status" -eq 0
 check "check valid says ok" grep -q "configuration: ok" "$out"
 
@@ -75,13 +75,13 @@ check "bad pass-through named" grep -q "KAFKA_NO_SUCH_THING='1': librdkafka reje
 
 # Secrets never reach the logs, even at DEBUG.
 run MINIO_SECRET_KEY=TopSecret123 PREFECT_API_KEY=TopSecret456 KAFKA_SASL_PASSWORD=TopSecret789 \
-    LOG_LEVEL=DEBUG -- --check
+    LOG_LEVEL=DEBUG -- --check-config
 check "debug check exits 0" test "$status" -eq 0
 check "debug dumps the configuration" grep -q "config MINIO_SECRET_KEY=<redacted>" "$err"
 check "no secret in any output" bash -c "! grep -q TopSecret '$out' '$err'"
 
 # JSON log format gives one JSON object per line.
-run MINIO_SECRET_KEY=abc LOG_LEVEL=DEBUG LOG_FORMAT=json -- --check
+run MINIO_SECRET_KEY=abc LOG_LEVEL=DEBUG LOG_FORMAT=json -- --check-config
 check "json log lines" bash -c "grep -q . '$err' && ! grep -qv '^{\"ts\":\"[0-9T:.-]*Z\",\"level\":\"debug\",\"msg\":\".*\"}$' '$err'"
 
 # Unknown argument is a usage error.

@@ -1,8 +1,8 @@
 // s3_server.mjs -- s3rver (a local S3 implementation) in its own process.
 //
-//   node --openssl-legacy-provider tests/harness/s3_server.mjs [--tls CERT KEY] DIR [BUCKET...]
+//   node --openssl-legacy-provider tests/harness/s3_server.mjs [--port N] [--tls CERT KEY] DIR [BUCKET...]
 //
-// Serves path-style S3 on 127.0.0.1 at a random port, storing objects under
+// Serves path-style S3 on 127.0.0.1 at a random port (or N), storing objects under
 // DIR, with the given buckets created. Prints its base URL on the first line
 // of stdout. Exits when stdin closes (its parent went away) or on SIGTERM.
 // s3rver does NOT verify request signatures: the signer has its own tests.
@@ -11,6 +11,11 @@ import S3rver from 's3rver';
 
 const args = process.argv.slice(2);
 let tls = null;
+let port = 0;
+if (args[0] === '--port') {
+  port = Number(args[1]);
+  args.splice(0, 2);
+}
 if (args[0] === '--tls') {
   tls = { cert: readFileSync(args[1]), key: readFileSync(args[2]) };
   args.splice(0, 3);
@@ -23,14 +28,14 @@ if (!dir) {
 
 const server = new S3rver({
   address: '127.0.0.1',
-  port: 0,
+  port,
   silent: true,
   directory: dir,
   configureBuckets: buckets.map((name) => ({ name })),
   ...(tls ?? {}),
 });
-const { port } = await server.run();
-process.stdout.write(`${tls ? 'https' : 'http'}://127.0.0.1:${port}\n`);
+const listening = await server.run();
+process.stdout.write(`${tls ? 'https' : 'http'}://127.0.0.1:${listening.port}\n`);
 
 let closing = false;
 async function shutdown() {

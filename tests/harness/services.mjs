@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
@@ -82,7 +83,8 @@ function spawnService(name, command, args, { timeoutMs = 20000, env } = {}) {
         child.stdin.write(`${line}\n`);
       });
     },
-    async stop() {
+    // With keep, its files stay (for a restart that takes them over).
+    async stop({ keep = false } = {}) {
       running.delete(service);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -90,7 +92,7 @@ function spawnService(name, command, args, { timeoutMs = 20000, env } = {}) {
         await exited;
         clearTimeout(killer);
       }
-      service.cleanup?.();
+      if (!keep) service.cleanup?.();
     },
   };
   running.add(service);
@@ -105,16 +107,31 @@ export async function startKafka({ brokers = 1, topics = [] } = {}) {
   return service;
 }
 
-export async function startS3({ buckets = ['datalake'], tls = null } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'cdcw-s3-'));
+// startS3({ port, dir }) starts it again where one stopped with stop({ keep: true }):
+// same address, same objects; the new service owns dir from then on.
+export async function startS3({ buckets = ['datalake'], tls = null, port = 0, dir = null } = {}) {
+  const where = dir ?? mkdtempSync(join(tmpdir(), 'cdcw-s3-'));
   const { service, address } = await spawnService('s3rver', process.execPath, [
-    '--openssl-legacy-provider', join(here, 's3_server.mjs'),
-    ...(tls ? ['--tls', tls.cert, tls.key] : []), dir, ...buckets,
+    '--openssl-legacy-provider', join(here, 's3_server.mjs'), ...(port ? ['--port', String(port)] : []),
+    ...(tls ? ['--tls', tls.cert, tls.key] : []), where, ...buckets,
   ]);
   service.url = address;
-  service.dir = dir;
-  service.cleanup = () => rmSync(dir, { recursive: true, force: true });
+  service.dir = where;
+  service.port = Number(new URL(address).port);
+  service.cleanup = () => rmSync(where, { recursive: true, force: true });
   return service;
+}
+
+// A TCP port that was free a moment ago, for a service that takes a fixed port.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 // A proxy in front of target that fails on demand (tests/harness/flaky_proxy.mjs).
