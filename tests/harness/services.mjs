@@ -182,6 +182,8 @@ export function run(command, args, { input, env, timeoutMs = 120000 } = {}) {
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
+    // A command that exits without reading its input must not fail the caller with EPIPE.
+    child.stdin.on('error', (e) => { if (e.code !== 'EPIPE') reject(e); });
     child.stdin.end(input ?? '');
   });
 }
