@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startKafka, startS3, startPrefect, startWriter, writerEnv, stopAll, produce, committedOffsets,
-  fetchObjects, waitFor, repoRoot,
+  fetchObjects, waitFor, repoRoot, freePort,
 } from '../tests/harness/services.mjs';
 import { query } from '../tests/harness/parquet_reader.mjs';
 
@@ -42,7 +42,9 @@ try {
 
   const ends = {};
   for (const d of delivered) ends[`${d.topic}/${d.partition}`] = Math.max(ends[`${d.topic}/${d.partition}`] ?? 0, d.offset + 1);
-  const env = writerEnv({ kafka, s3, prefect, extra: { WRITE_INTERVAL_SECONDS: '2', CONSUMER_GROUP_ID: 'dabi2-minio-lake-writer' } });
+  const port = await freePort();
+  const env = writerEnv({ kafka, s3, prefect, extra: { WRITE_INTERVAL_SECONDS: '2', CONSUMER_GROUP_ID: 'dabi2-minio-lake-writer',
+    HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' } });
   say('starting cdc-writer (its log follows)');
   const writer = startWriter(env);
   writer.child.stderr.pipe(process.stderr);
@@ -54,7 +56,11 @@ try {
     }
     return true;
   }, { timeoutMs: 60000, what: 'every offset committed' });
-  say('every offset is committed; stopping cdc-writer with SIGTERM');
+  say(`every offset is committed; /readyz says: ${(await (await fetch(`http://127.0.0.1:${port}/readyz`)).text()).trim()}`);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  say('a few lines of /metrics:');
+  for (const line of metrics.split('\n').filter((l) => /^cdcw_(rows_written_total|files_written_total|messages_routed_to_errors_total|consumer_lag)\{/.test(l))) say(`  ${line}`);
+  say('stopping cdc-writer with SIGTERM');
   const { code } = await writer.stop();
   say(`cdc-writer exited with status ${code}`);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "xalloc.h"
 
 struct health {
@@ -103,14 +104,7 @@ static void *probe_loop(void *arg)
         bool ok = store != NULL && object_store_check_bucket(store, false, err, sizeof err);
         health_store_result(h, ok, err);
         pthread_mutex_lock(&h->lock);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += h->probe_interval_ms / 1000;
-        until.tv_nsec += (long)(h->probe_interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = clock_deadline(CLOCK_MONOTONIC, h->probe_interval_ms);
         while (!h->stopping && pthread_cond_timedwait(&h->wake, &h->lock, &until) != ETIMEDOUT) {
         }
     }

@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "sigv4.h"
 #include "xalloc.h"
 
@@ -291,13 +292,6 @@ static void backoff(struct object_store *os, int attempt)
     usleep((useconds_t)jittered * 1000);
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void count_attempt(struct object_store *os, const char *method, double seconds,
                           CURLcode cc, long status, const char *code, bool retrying)
 {
@@ -406,9 +400,9 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
         buf_reset(&os->body);
         buf_reset(&os->headers);
         os->stats.requests++;
-        double started = mono_s();
+        double started = clock_mono_s();
         CURLcode cc = curl_easy_perform(c);
-        double took = mono_s() - started;
+        double took = clock_mono_s() - started;
         curl_slist_free_all(hl);
         os->status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &os->status);

@@ -16,6 +16,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "debezium.h"
 #include "error_batch.h"
 #include "health.h"
@@ -64,10 +65,16 @@ struct pipeline {
     size_t nparts, parts_cap;
     struct object_store *store;
     struct uploader *uploader;
+    rd_kafka_queue_t *consumer_queue; /* yielded by upload workers to end a poll early */
     struct prefect *prefect;
     struct pq_options pq;
     struct dbz_row row;
-    size_t buffered;
+    size_t buffered;  /* message bytes not yet stored: buffers and uploads in flight */
+    size_t unflushed; /* of which still in partition buffers */
+    struct part *last_part; /* messages come in runs of one partition */
+    size_t retries_waiting;
+    int64_t buffer_limit; /* MAX_BUFFER_BYTES */
+    double next_memory_flush;
     bool paused;
     bool store_failing;
     double next_flush;
@@ -167,9 +174,7 @@ static void count_topic(struct metric_family *f, const char *topic, double v)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return clock_mono_s();
 }
 
 static int64_t wall_us(void)
@@ -183,9 +188,12 @@ static int64_t wall_us(void)
 
 static struct part *find_part(struct pipeline *p, const char *topic, int32_t partition, bool create)
 {
+    struct part *last = p->last_part;
+    if (last != NULL && last->partition == partition && strcmp(last->topic, topic) == 0)
+        return last;
     for (size_t i = 0; i < p->nparts; i++)
         if (p->parts[i]->partition == partition && strcmp(p->parts[i]->topic, topic) == 0)
-            return p->parts[i];
+            return p->last_part = p->parts[i];
     if (!create)
         return NULL;
     struct part *pt = xcalloc(1, sizeof *pt);
@@ -209,13 +217,14 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
         p->parts = xrealloc(p->parts, p->parts_cap * sizeof *p->parts);
     }
     p->parts[p->nparts++] = pt;
-    return pt;
+    return p->last_part = pt;
 }
 
 static void drop_buffers(struct pipeline *p, struct part *pt)
 {
     if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
         /* A failed upload waiting for its retry: dropped, never committed. */
+        p->retries_waiting--;
         p->buffered -= pt->inflight->message_bytes;
         upload_job_free(pt->inflight);
         pt->inflight = NULL;
@@ -223,6 +232,7 @@ static void drop_buffers(struct pipeline *p, struct part *pt)
     row_batch_clear(pt->rows);
     error_batch_clear(pt->errors);
     p->buffered -= pt->bytes;
+    p->unflushed -= pt->bytes;
     pt->bytes = 0;
     pt->has_day = false;
     pt->commit_next = -1;
@@ -239,6 +249,8 @@ static void remove_part(struct pipeline *p, struct part *pt)
             break;
         }
     }
+    if (p->last_part == pt)
+        p->last_part = NULL;
     dbz_decoder_free(pt->decoder);
     row_batch_free(pt->rows);
     error_batch_free(pt->errors);
@@ -330,13 +342,17 @@ static void failpoint_before_commit(struct pipeline *p)
  * timeout_ms for the first. Returns how many jobs came back. */
 static int complete(struct pipeline *p, int timeout_ms)
 {
-    struct upload_job *done[64];
-    int n = 0;
-    struct upload_job *j = uploader_take(p->uploader, timeout_ms);
-    while (j != NULL) {
+    struct upload_job **done = NULL;
+    int n = 0, cap = 0;
+    for (struct upload_job *j = uploader_take(p->uploader, timeout_ms); j != NULL;
+         j = uploader_take(p->uploader, 0)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            done = xrealloc(done, (size_t)cap * sizeof *done);
+        }
         done[n++] = j;
-        j = n < 64 ? uploader_take(p->uploader, 0) : NULL;
     }
+    struct upload_job *j;
     for (int i = 0; i < n; i++) {
         j = done[i];
         struct part *pt = j->owner;
@@ -354,6 +370,7 @@ static int complete(struct pipeline *p, int timeout_ms)
             j->attempts++;
             double delay = j->attempts < 6 ? (double)(1 << j->attempts) : 30.0;
             j->retry_at = now_s() + delay;
+            p->retries_waiting++;
             log_error(p->log, "flush of %s [%d] (%s, %zu rows) failed, kept uncommitted, retrying in "
                               "%.0f s: %s",
                       pt->topic, pt->partition, j->reason, j->nrows, delay, j->err);
@@ -445,17 +462,21 @@ static int complete(struct pipeline *p, int timeout_ms)
         pt->inflight = NULL;
         upload_job_free(j);
     }
+    free(done);
     return n;
 }
 
 /* Resubmits failed uploads whose backoff is over (or all of them, with force). */
 static void retry_due(struct pipeline *p, bool force)
 {
+    if (p->retries_waiting == 0)
+        return;
     double now = now_s();
     for (size_t i = 0; i < p->nparts; i++) {
         struct upload_job *j = p->parts[i]->inflight;
         if (j != NULL && j->retry_at > 0 && (force || now >= j->retry_at)) {
             j->retry_at = 0;
+            p->retries_waiting--;
             uploader_submit(p->uploader, j);
         }
     }
@@ -472,6 +493,7 @@ static bool wait_part(struct pipeline *p, struct part *pt)
                 return false;
             retried = true;
             pt->inflight->retry_at = 0;
+            p->retries_waiting--;
             uploader_submit(p->uploader, pt->inflight);
         }
         complete(p, 200);
@@ -496,6 +518,10 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
     if (rows == 0 && errors == 0) {
         if (pt->commit_next >= 0) /* only tombstones since the last flush */
             commit(p, pt, pt->commit_next);
+        p->buffered -= pt->bytes; /* their keys: nothing to store */
+        p->unflushed -= pt->bytes;
+        pt->bytes = 0;
+        pt->has_day = false;
         return true;
     }
     metric_add(metric_series(p->m.flushes, (const char *[]){pt->topic, reason}), 1);
@@ -522,6 +548,7 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
     j->errors = errors;
     j->commit_next = pt->commit_next;
     j->message_bytes = pt->bytes; /* still counted in p->buffered until stored */
+    p->unflushed -= pt->bytes;
     pt->bytes = 0;
     pt->has_day = false;
     pt->inflight = j;
@@ -533,6 +560,31 @@ static void flush_all(struct pipeline *p, const char *reason)
 {
     for (size_t i = 0; i < p->nparts; i++)
         flush_part(p, p->parts[i], reason, false);
+}
+
+static int by_bytes_desc(const void *a, const void *b)
+{
+    size_t x = (*(struct part *const *)a)->bytes, y = (*(struct part *const *)b)->bytes;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Past half of MAX_BUFFER_BYTES in partition buffers: flushes the largest
+ * buffers (those without an upload in flight) until a quarter is left, so
+ * memory drains in few, large files while consuming goes on. Looks at most
+ * every 50 ms. */
+static void flush_for_memory(struct pipeline *p)
+{
+    double now = now_s();
+    if ((int64_t)p->unflushed < p->buffer_limit / 2 || now < p->next_memory_flush)
+        return;
+    p->next_memory_flush = now + 0.05;
+    struct part **order = xmalloc(p->nparts * sizeof *order);
+    memcpy(order, p->parts, p->nparts * sizeof *order);
+    qsort(order, p->nparts, sizeof *order, by_bytes_desc);
+    for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->buffer_limit / 4; i++)
+        if (order[i]->inflight == NULL && order[i]->bytes > 0)
+            flush_part(p, order[i], "memory", false);
+    free(order);
 }
 
 /* Waits for every upload in flight; false when some could not be stored. */
@@ -693,6 +745,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     pt->commit_next = m->offset + 1;
     pt->bytes += m->len + m->key_len;
     p->buffered += m->len + m->key_len;
+    p->unflushed += m->len + m->key_len;
     if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= p->cfg->max_batch_size)
         flush_part(p, pt, "rows", false);
     else if ((int64_t)pt->bytes >= p->cfg->max_batch_bytes)
@@ -723,12 +776,21 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     log_write(p->log, lv, "librdkafka %s: %s", fac, buf);
 }
 
+/* From an upload worker: a finished upload ends the consumer's poll, so the
+ * commit does not wait for the poll time-out. */
+static void wake_consumer(void *ctx)
+{
+    struct pipeline *p = ctx;
+    rd_kafka_queue_yield(p->consumer_queue);
+}
+
 static bool setup(struct pipeline *p)
 {
     char err[2048];
     if (regcomp(&p->topic_re, p->cfg->kafka_topic_pattern, REG_EXTENDED) == 0)
         p->have_re = true;
     define_metrics(p);
+    p->buffer_limit = p->cfg->max_buffer_bytes;
     struct object_store_config oc;
     object_store_config_from(&oc, p->cfg, p->log);
     oc.metrics = p->metrics;
@@ -741,11 +803,6 @@ static bool setup(struct pipeline *p)
     if (p->health != NULL &&
         !health_start_store_probe(p->health, &oc, p->cfg->health_store_check_s * 1000, err, sizeof err)) {
         log_error(p->log, "%s", err);
-        return false;
-    }
-    p->uploader = uploader_new(&oc, p->cfg->minio_upload_concurrency, err, sizeof err);
-    if (p->uploader == NULL) {
-        log_error(p->log, "object store: %s", err);
         return false;
     }
     p->prefect = prefect_new(p->cfg, p->log);
@@ -772,6 +829,12 @@ static bool setup(struct pipeline *p)
         return false;
     }
     rd_kafka_poll_set_consumer(p->rk);
+    p->consumer_queue = rd_kafka_queue_get_consumer(p->rk);
+    p->uploader = uploader_new(&oc, p->cfg->minio_upload_concurrency, wake_consumer, p, err, sizeof err);
+    if (p->uploader == NULL) {
+        log_error(p->log, "object store: %s", err);
+        return false;
+    }
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, p->cfg->kafka_topic_pattern, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, subs);
@@ -799,6 +862,8 @@ static void teardown(struct pipeline *p)
     }
     uploader_free(p->uploader);
     p->uploader = NULL;
+    if (p->consumer_queue)
+        rd_kafka_queue_destroy(p->consumer_queue);
     while (p->nparts > 0)
         remove_part(p, p->parts[p->nparts - 1]);
     free(p->parts);
@@ -853,13 +918,12 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
             flush_all(&p, "interval");
             p.next_flush = now_s() + cfg->write_interval_s;
         }
-        /* Past half the memory limit, flush what is buffered while consuming goes
-         * on; at the limit, stop fetching until the uploads drain. */
-        if ((int64_t)p.buffered >= cfg->max_buffer_bytes / 2)
-            flush_all(&p, "memory");
-        if (!p.paused && (int64_t)p.buffered >= cfg->max_buffer_bytes)
+        /* Past half the memory limit, flush the largest buffers while consuming
+         * goes on; at the limit, stop fetching until the uploads drain. */
+        flush_for_memory(&p);
+        if (!p.paused && (int64_t)p.buffered >= p.buffer_limit)
             pause_all(&p, true);
-        else if (p.paused && (int64_t)p.buffered < cfg->max_buffer_bytes * 3 / 4)
+        else if (p.paused && (int64_t)p.buffered < p.buffer_limit * 3 / 4)
             pause_all(&p, false);
     }
     int status = p.fatal ? 1 : 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "xalloc.h"
 
 struct worker {
@@ -23,6 +24,8 @@ struct uploader {
     bool stopping;
     struct worker *workers;
     int nworkers;
+    void (*notify)(void *ctx);
+    void *notify_ctx;
 };
 
 static void push(struct upload_job **head, struct upload_job **tail, struct upload_job *j)
@@ -53,13 +56,6 @@ static bool buf_sink(void *ctx, const void *data, size_t len)
     return true;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *work(void *arg)
 {
     struct worker *w = arg;
@@ -75,7 +71,7 @@ static void *work(void *arg)
         j->err[0] = '\0';
         j->ok = true;
         char why[512];
-        double t0 = mono_s();
+        double t0 = clock_mono_s();
         bool encoding = j->rows != NULL || j->error_rows != NULL; /* not on a retry */
         if (j->rows != NULL) {
             j->ok = row_batch_write(j->rows, j->pq, buf_sink, &j->data, why, sizeof why);
@@ -91,7 +87,7 @@ static void *work(void *arg)
             snprintf(j->err, sizeof j->err, "encoding: %s", why);
             j->encode_failed = true;
         }
-        double t1 = mono_s();
+        double t1 = clock_mono_s();
         if (encoding)
             j->encode_seconds = t1 - t0;
         if (j->ok && j->key[0])
@@ -99,18 +95,22 @@ static void *work(void *arg)
         if (j->ok && j->error_key[0])
             j->ok = object_store_put(w->store, j->error_key, j->error_data.data, j->error_data.len,
                                      j->err, sizeof j->err);
-        j->upload_seconds = mono_s() - t1;
+        j->upload_seconds = clock_mono_s() - t1;
         pthread_mutex_lock(&u->lock);
         push(&u->done_head, &u->done_tail, j);
         pthread_cond_signal(&u->done_cond);
         pthread_mutex_unlock(&u->lock);
+        if (u->notify != NULL)
+            u->notify(u->notify_ctx);
     }
 }
 
-struct uploader *uploader_new(const struct object_store_config *cfg, int threads, char *err,
-                              size_t errlen)
+struct uploader *uploader_new(const struct object_store_config *cfg, int threads,
+                              void (*notify)(void *ctx), void *ctx, char *err, size_t errlen)
 {
     struct uploader *u = xcalloc(1, sizeof *u);
+    u->notify = notify;
+    u->notify_ctx = ctx;
     pthread_mutex_init(&u->lock, NULL);
     pthread_cond_init(&u->work, NULL);
     pthread_cond_init(&u->done_cond, NULL);
@@ -164,14 +164,7 @@ struct upload_job *uploader_take(struct uploader *u, int timeout_ms)
 {
     pthread_mutex_lock(&u->lock);
     if (u->done_head == NULL && timeout_ms > 0) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = clock_deadline(CLOCK_REALTIME, timeout_ms);
         while (u->done_head == NULL) {
             if (pthread_cond_timedwait(&u->done_cond, &u->lock, &until) == ETIMEDOUT)
                 break;

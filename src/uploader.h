@@ -47,8 +47,10 @@ struct upload_job {
 
 struct uploader;
 
-struct uploader *uploader_new(const struct object_store_config *cfg, int threads, char *err,
-                              size_t errlen);
+/* notify(ctx), when not NULL, is called from a worker thread after each job
+ * completes (to wake a consumer blocked in poll). */
+struct uploader *uploader_new(const struct object_store_config *cfg, int threads,
+                              void (*notify)(void *ctx), void *ctx, char *err, size_t errlen);
 /* Finishes the jobs already submitted, then stops the workers. */
 void uploader_free(struct uploader *u);
 

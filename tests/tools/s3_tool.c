@@ -112,7 +112,8 @@ int main(int argc, char **argv)
         ok = object_store_get(os, argv[a + 1], &out, err, sizeof err);
         FILE *f = ok ? fopen(argv[a + 2], "wb") : NULL;
         if (f) {
-            fwrite(out.data, 1, out.len, f);
+            if (out.len > 0) /* an empty object has no buffer */
+                fwrite(out.data, 1, out.len, f);
             fclose(f);
         }
         buf_free(&out);
