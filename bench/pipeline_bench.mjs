@@ -79,7 +79,7 @@ try {
   const a = n / plainSecs;
   const b = n / writerSecs;
   console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included)`);
-  console.log(`(b) cdc-writer to s3rver        ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed)`);
+  console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed)`);
   console.log(`b/a                             ${(b / a).toFixed(2)}`);
   console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
   console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
