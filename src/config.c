@@ -112,6 +112,8 @@ static const struct var_spec specs[] = {
      false, 0, 0, "flow name of the deployment to trigger"},
     {"PREFECT_DEPLOYMENT_NAME", "dwh-pipeline", KIND_STRING, FIELD(prefect_deployment_name), false,
      false, 0, 0, "deployment name to trigger"},
+    {"PREFECT_TIMEOUT_SECONDS", "10", KIND_INT, FIELD(prefect_timeout_s), false, false, 1, 300,
+     "timeout of one Prefect request"},
     {"PREFECT_SEND_PARAMETERS", "false", KIND_BOOL, FIELD(prefect_send_parameters), false, false,
      0, 0, "pass bucket, table, keys and row count as flow run parameters"},
     {"LOG_LEVEL", "INFO", KIND_LOG_LEVEL, FIELD(log_level), false, false, 0, 0,

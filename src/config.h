@@ -85,6 +85,7 @@ struct config {
     char *prefect_flow_name;
     char *prefect_deployment_name;
     bool prefect_send_parameters;
+    int prefect_timeout_s;
 
     /* Operation */
     enum log_level log_level;

@@ -84,6 +84,7 @@ struct pipeline {
     struct health *health;
     struct pipeline_metrics m;
     double next_gauges;
+    double prefect_resume_at; /* after a failed trigger, triggers wait until then */
 };
 
 static void define_metrics(struct pipeline *p)
@@ -130,7 +131,7 @@ static void define_metrics(struct pipeline *p)
                                         "Flushes whose upload failed (kept uncommitted and retried).",
                                         METRIC_COUNTER, "topic", NULL, 0);
     m->prefect = metrics_family(r, "cdcw_prefect_triggers_total",
-                                "Prefect flow run requests, by result (ok, failed).", METRIC_COUNTER,
+                                "Prefect flow run requests, by result (ok, failed, skipped).", METRIC_COUNTER,
                                 "table,result", NULL, 0);
     m->commits = metrics_family(r, "cdcw_commits_total", "Offset commit requests, by result (ok, failed).",
                                 METRIC_COUNTER, "result", NULL, 0);
@@ -315,13 +316,27 @@ static bool commit(struct pipeline *p, struct part *pt, int64_t offset)
     return true;
 }
 
+enum { PREFECT_PAUSE_S = 30 };
+
 static void trigger(struct pipeline *p, const char *table, char **keys, size_t nkeys, uint64_t rows)
 {
     if (p->prefect == NULL || nkeys == 0)
         return;
+    /* A trigger that just failed (after its own retries) says Prefect is down or
+     * hanging: the next ones are skipped for a while, so a flush round never
+     * waits on Prefect more than once and the consumer keeps turning. */
+    if (now_s() < p->prefect_resume_at) {
+        metric_add(metric_series(p->m.prefect, (const char *[]){table, "skipped"}), 1);
+        log_warn(p->log, "Prefect trigger for %s skipped: a trigger failed less than %d s ago "
+                         "(data and commits are not affected)",
+                 table, PREFECT_PAUSE_S);
+        return;
+    }
     char err[1024];
     bool ok = prefect_trigger(p->prefect, p->cfg->minio_bucket, table, keys, nkeys, rows, err, sizeof err);
     metric_add(metric_series(p->m.prefect, (const char *[]){table, ok ? "ok" : "failed"}), 1);
+    if (!ok)
+        p->prefect_resume_at = now_s() + PREFECT_PAUSE_S;
     if (!ok)
         log_error(p->log, "Prefect trigger for %s failed (data and commits are not affected): %s",
                   table, err);

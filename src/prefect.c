@@ -19,6 +19,7 @@
 struct prefect {
     char *url, *api_key, *flow, *deployment;
     bool send_parameters;
+    long timeout_s;
     char deployment_id[128];
     CURL *curl;
     const struct log *log;
@@ -36,6 +37,7 @@ struct prefect *prefect_new(const struct config *cfg, const struct log *lg)
     p->flow = xstrdup(cfg->prefect_flow_name);
     p->deployment = xstrdup(cfg->prefect_deployment_name);
     p->send_parameters = cfg->prefect_send_parameters;
+    p->timeout_s = cfg->prefect_timeout_s;
     p->curl = curl_easy_init();
     p->log = lg;
     p->rng = (uint64_t)time(NULL) * 6364136223846793005ULL + 1;
@@ -104,7 +106,8 @@ static long exchange(struct prefect *p, const char *method, const char *url, con
         curl_easy_reset(p->curl);
         curl_easy_setopt(p->curl, CURLOPT_URL, url);
         curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(p->curl, CURLOPT_TIMEOUT, 30L);
+        curl_easy_setopt(p->curl, CURLOPT_TIMEOUT, p->timeout_s);
+        curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT, p->timeout_s < 5 ? p->timeout_s : 5L);
         curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &p->body);

@@ -9,8 +9,9 @@
  *   the body also carries parameters {bucket, table, keys, rows}.
  * - Authorization: Bearer PREFECT_API_KEY when a key is set (never logged).
  * - Connection errors, 408, 429 and 5xx are retried (3 tries, backoff with
- *   jitter); anything else fails at once with Prefect's answer in err. The
- *   caller logs a failure and goes on: a trigger never blocks data or commits.
+ *   jitter); anything else fails at once with Prefect's answer in err. Each
+ *   request gives up after PREFECT_TIMEOUT_SECONDS. The caller logs a failure
+ *   and goes on: a trigger never blocks data or commits.
  */
 #ifndef CDCW_PREFECT_H
 #define CDCW_PREFECT_H

@@ -221,6 +221,27 @@ async function groupCaughtUp(kafka, group, partitions, ends) {
     || (ends[`${topic('orders')}/${c.partition}`] === undefined));
 }
 
+test('Prefect hanging: one flush round waits for its time-out, later ones skip it; data and commits go on', async () => {
+  const kafka = await startKafka({ topics: [`${topic('orders')}:1`] });
+  const s3 = await startS3();
+  const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
+  await prefect.fail({ status: 'hang', times: 1000, path: 'create_flow_run' });
+  const writer = startWriter(writerEnv({ kafka, s3, prefect, extra: { CONSUMER_GROUP_ID: 'hungprefect', PREFECT_TIMEOUT_SECONDS: '1' } }));
+  const committed = async () => (await committedOffsets(kafka.bootstrap, 'hungprefect', topic('orders'), 1))[0].offset;
+  const batch = (from) => events(3 + from).filter((m) => m.topic === topic('orders') && !m.key.startsWith('bad'));
+  await produce(kafka.bootstrap, batch(0));
+  await waitFor(async () => (await committed()) === 40, { timeoutMs: 60000, what: 'the first batch committed despite the hang' });
+  await produce(kafka.bootstrap, batch(1));
+  await waitFor(async () => (await committed()) === 80, { timeoutMs: 60000, what: 'the second batch committed' });
+  assert.equal((await writer.stop()).code, 0, writer.log());
+  assert.match(writer.log(), /Prefect trigger for orders failed \(data and commits are not affected\): .*(timed out|Timeout)/i);
+  assert.match(writer.log(), /Prefect trigger for orders skipped: a trigger failed less than 30 s ago/);
+  const tries = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'));
+  assert.equal(tries.length, 3, 'one trigger, three tries, then skipped');
+  const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'hung-')));
+  assert.equal(rows.length, 80);
+});
+
 test('two instances share the partitions; killing one hands them over; every row once', async () => {
   const kafka = await startKafka({ topics: [`${topic('orders')}:4`] });
   const s3 = await startS3();

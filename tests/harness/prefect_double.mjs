@@ -15,6 +15,7 @@
 //   POST /_control/deployments        {"flow","deployment"} -> {"id"}
 //   POST /_control/fail               {"status":503,"times":2,"path":"create_flow_run"}: the
 //        next `times` requests whose path contains `path` answer `status`
+//        ("status":"hang": they are never answered)
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 
@@ -79,6 +80,7 @@ function handle(req, res, raw) {
   });
 
   const failStatus = takeFailure(path);
+  if (failStatus === 'hang') return undefined; // the client's time-out is under test
   if (failStatus) return send(res, failStatus, { detail: `injected failure ${failStatus}` });
 
   let m = path.match(/^\/api\/deployments\/name\/([^/]+)\/([^/]+)$/);
