@@ -23,7 +23,7 @@ try {
     MINIO_BUCKET: 'datalake', LOG_LEVEL: 'WARNING' };
   const results = [];
   for (const [count, size] of [[200, 64 << 10], [4, 64 << 20]]) {
-    const ours = JSON.parse(execFileSync(join(build, 'tests', 's3_tool'), ['bench', String(count), String(size)], { env }).toString());
+    const runOurs = () => JSON.parse(execFileSync(join(build, 'tests', 's3_tool'), ['bench', String(count), String(size)], { env }).toString());
 
     const file = join(dir, `payload-${size}`);
     const data = Buffer.alloc(size);
@@ -34,9 +34,16 @@ try {
     for (let i = 0; i < count; i++) {
       args.push('-T', file, `${s3.url}/datalake/bench/curl/${size}/${String(i).padStart(6, '0')}.bin`);
     }
-    const start = process.hrtime.bigint();
-    execFileSync('curl', args);
-    const secs = Number(process.hrtime.bigint() - start) / 1e9;
+    const runCurl = () => {
+      const start = process.hrtime.bigint();
+      execFileSync('curl', args);
+      return Number(process.hrtime.bigint() - start) / 1e9;
+    };
+    // Each client runs twice, alternating, and keeps its better run: the first
+    // large writes into a fresh s3rver directory are slower, whoever makes them.
+    const o1 = runOurs(); const c1 = runCurl(); const c2 = runCurl(); const o2 = runOurs();
+    const ours = o1.seconds <= o2.seconds ? o1 : o2;
+    const secs = Math.min(c1, c2);
     results.push({ count, size, ours, curl: { seconds: secs, ops: count / secs, mbs: count * size / secs / 1e6 } });
   }
   for (const r of results) {
