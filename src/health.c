@@ -29,9 +29,7 @@ struct health {
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(clock_mono_s() * 1000);
 }
 
 struct health *health_new(int live_timeout_ms)

@@ -247,20 +247,26 @@ static void put_str(struct buf *out, const char *s)
     buf_append(out, s, strlen(s));
 }
 
+/* A sample value or an le bound as the format writes it. */
+static void format_number(double v, char text[64])
+{
+    if (isnan(v))
+        snprintf(text, 64, "NaN");
+    else if (isinf(v))
+        snprintf(text, 64, "%s", v > 0 ? "+Inf" : "-Inf");
+    else if (v == floor(v) && fabs(v) < 9e15)
+        snprintf(text, 64, "%.0f", v);
+    else {
+        snprintf(text, 64, "%.15g", v); /* the shortest text that reads back as v */
+        if (strtod(text, NULL) != v)
+            snprintf(text, 64, "%.17g", v);
+    }
+}
+
 static void put_number(struct buf *out, double v)
 {
     char text[64];
-    if (isnan(v))
-        snprintf(text, sizeof text, "NaN");
-    else if (isinf(v))
-        snprintf(text, sizeof text, "%s", v > 0 ? "+Inf" : "-Inf");
-    else if (v == floor(v) && fabs(v) < 9e15)
-        snprintf(text, sizeof text, "%.0f", v);
-    else {
-        snprintf(text, sizeof text, "%.15g", v); /* the shortest text that reads back as v */
-        if (strtod(text, NULL) != v)
-            snprintf(text, sizeof text, "%.17g", v);
-    }
+    format_number(v, text);
     put_str(out, text);
 }
 
@@ -344,10 +350,7 @@ void metrics_render(struct metrics *m, struct buf *out)
             for (size_t b = 0; b < f->nbuckets; b++) {
                 char le[64];
                 cumulative += s->counts[b];
-                struct buf tmp = {0};
-                put_number(&tmp, f->buckets[b]);
-                snprintf(le, sizeof le, "%.*s", (int)tmp.len, (const char *)tmp.data);
-                buf_free(&tmp);
+                format_number(f->buckets[b], le);
                 put_sample(out, s, "_bucket", le, (double)cumulative);
             }
             put_sample(out, s, "_bucket", "+Inf", (double)s->count);

@@ -1,10 +1,12 @@
 /* pipeline.c -- see pipeline.h for the contract.
  *
- * One thread: librdkafka's high-level consumer is polled in a loop; each
- * message goes through the decoder into its topic-partition's column
- * buffers; flushes write Parquet files to the object store, trigger Prefect,
- * then commit. Rebalance callbacks run inside rd_kafka_consumer_poll(), on
- * this same thread, so they can flush and commit directly.
+ * One consumer thread: librdkafka's high-level consumer is polled in a loop;
+ * each message goes through the decoder into its topic-partition's column
+ * buffers. A flush hands those buffers to the uploader's worker threads,
+ * which encode and store them; back on this thread, each stored flush
+ * triggers Prefect and is committed. Rebalance callbacks run inside
+ * rd_kafka_consumer_poll(), on this same thread, so they can wait for their
+ * partitions' uploads and commit directly.
  */
 #include "pipeline.h"
 
@@ -73,10 +75,8 @@ struct pipeline {
     size_t unflushed; /* of which still in partition buffers */
     struct part *last_part; /* messages come in runs of one partition */
     size_t retries_waiting;
-    int64_t buffer_limit; /* MAX_BUFFER_BYTES */
     double next_memory_flush;
     bool paused;
-    bool store_failing;
     double next_flush;
     const char *failpoint;
     int fatal;
@@ -335,13 +335,13 @@ static void trigger(struct pipeline *p, const char *table, char **keys, size_t n
     char err[1024];
     bool ok = prefect_trigger(p->prefect, p->cfg->minio_bucket, table, keys, nkeys, rows, err, sizeof err);
     metric_add(metric_series(p->m.prefect, (const char *[]){table, ok ? "ok" : "failed"}), 1);
-    if (!ok)
+    if (ok) {
+        log_info(p->log, "Prefect flow run requested for %s (%zu files)", table, nkeys);
+    } else {
         p->prefect_resume_at = now_s() + PREFECT_PAUSE_S;
-    if (!ok)
         log_error(p->log, "Prefect trigger for %s failed (data and commits are not affected): %s",
                   table, err);
-    else
-        log_info(p->log, "Prefect flow run requested for %s (%zu files)", table, nkeys);
+    }
 }
 
 static void failpoint_before_commit(struct pipeline *p)
@@ -389,13 +389,11 @@ static int complete(struct pipeline *p, int timeout_ms)
             log_error(p->log, "flush of %s [%d] (%s, %zu rows) failed, kept uncommitted, retrying in "
                               "%.0f s: %s",
                       pt->topic, pt->partition, j->reason, j->nrows, delay, j->err);
-            p->store_failing = true;
             count_topic(p->m.upload_failures, pt->topic, 1);
             health_store_result(p->health, false, j->err);
             done[i] = NULL;
             continue;
         }
-        p->store_failing = false;
         health_store_result(p->health, true, NULL);
         const char *topic_label[] = {pt->topic};
         count_topic(p->m.rows, pt->topic, (double)j->nrows);
@@ -406,13 +404,14 @@ static int complete(struct pipeline *p, int timeout_ms)
             metric_add(metric_series(p->m.files, (const char *[]){pt->topic, "events"}), 1);
         if (j->error_key[0])
             metric_add(metric_series(p->m.files, (const char *[]){pt->topic, "errors"}), 1);
-        metric_observe(metric_series(p->m.flush_seconds, topic_label), now_s() - j->started);
+        double took = now_s() - j->started;
+        metric_observe(metric_series(p->m.flush_seconds, topic_label), took);
         metric_observe(metric_series(p->m.encode_seconds, topic_label), j->encode_seconds);
         metric_observe(metric_series(p->m.upload_seconds, topic_label), j->upload_seconds);
         log_info(p->log, "flushed %s [%d] reason=%s rows=%zu refused=%zu message_bytes=%zu "
                          "parquet_bytes=%zu duration_ms=%.0f key=%s%s%s",
                  pt->topic, pt->partition, j->reason, j->nrows, j->errors, j->message_bytes,
-                 j->data.len + j->error_data.len, (now_s() - j->started) * 1000,
+                 j->data.len + j->error_data.len, took * 1000,
                  j->key[0] ? j->key : "-", j->error_key[0] ? " errors_key=" : "", j->error_key);
         if (j->errors > 0)
             log_warn(p->log, "%zu messages of %s [%d] were refused by the decoder and stored under %s",
@@ -590,13 +589,13 @@ static int by_bytes_desc(const void *a, const void *b)
 static void flush_for_memory(struct pipeline *p)
 {
     double now = now_s();
-    if ((int64_t)p->unflushed < p->buffer_limit / 2 || now < p->next_memory_flush)
+    if ((int64_t)p->unflushed < p->cfg->max_buffer_bytes / 2 || now < p->next_memory_flush)
         return;
     p->next_memory_flush = now + 0.05;
     struct part **order = xmalloc(p->nparts * sizeof *order);
     memcpy(order, p->parts, p->nparts * sizeof *order);
     qsort(order, p->nparts, sizeof *order, by_bytes_desc);
-    for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->buffer_limit / 4; i++)
+    for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->cfg->max_buffer_bytes / 4; i++)
         if (order[i]->inflight == NULL && order[i]->bytes > 0)
             flush_part(p, order[i], "memory", false);
     free(order);
@@ -805,7 +804,6 @@ static bool setup(struct pipeline *p)
     if (regcomp(&p->topic_re, p->cfg->kafka_topic_pattern, REG_EXTENDED) == 0)
         p->have_re = true;
     define_metrics(p);
-    p->buffer_limit = p->cfg->max_buffer_bytes;
     struct object_store_config oc;
     object_store_config_from(&oc, p->cfg, p->log);
     oc.metrics = p->metrics;
@@ -936,9 +934,9 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         /* Past half the memory limit, flush the largest buffers while consuming
          * goes on; at the limit, stop fetching until the uploads drain. */
         flush_for_memory(&p);
-        if (!p.paused && (int64_t)p.buffered >= p.buffer_limit)
+        if (!p.paused && (int64_t)p.buffered >= cfg->max_buffer_bytes)
             pause_all(&p, true);
-        else if (p.paused && (int64_t)p.buffered < p.buffer_limit * 3 / 4)
+        else if (p.paused && (int64_t)p.buffered < cfg->max_buffer_bytes * 3 / 4)
             pause_all(&p, false);
     }
     int status = p.fatal ? 1 : 0;

@@ -13,7 +13,7 @@
  *   overwrites what the crashed run left uncommitted: each row is in the lake
  *   exactly once.
  * - A failing upload keeps the data buffered and uncommitted and is retried
- *   at the next flush; above MAX_BUFFER_BYTES the assigned partitions are
+ *   with backoff (from 2 s up to about 30 s); above MAX_BUFFER_BYTES the assigned partitions are
  *   paused, while polling goes on, until the buffers drain.
  * - Revoked partitions are flushed and committed before the rebalance
  *   completes (or dropped uncommitted when that fails); lost ones are dropped.

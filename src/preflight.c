@@ -73,14 +73,13 @@ static bool check_kafka(const struct config *cfg, const struct log *lg, int time
     return ok;
 }
 
-static bool check_store(const struct config *cfg, const struct log *lg, int timeout_s, FILE *out)
+static bool check_store(const struct config *cfg, int timeout_s, FILE *out)
 {
     struct object_store_config oc;
-    object_store_config_from(&oc, cfg, lg);
+    object_store_config_from(&oc, cfg, NULL); /* no log: the one line below says it */
     oc.timeout_s = timeout_s;
     if (oc.max_attempts > 2)
         oc.max_attempts = 2;
-    oc.log = NULL; /* the one line below says it */
     char err[1024];
     struct object_store *os = object_store_new(&oc, err, sizeof err);
     bool ok = os != NULL && object_store_check_bucket(os, false, err, sizeof err);
@@ -115,7 +114,7 @@ bool preflight_run(const struct config *cfg, const struct log *lg, int timeout_s
 {
     bool ok = check_kafka(cfg, lg, timeout_s, out);
     fflush(out);
-    ok = check_store(cfg, lg, timeout_s, out) && ok;
+    ok = check_store(cfg, timeout_s, out) && ok;
     fflush(out);
     ok = check_prefect(cfg, lg, out) && ok;
     fflush(out);

@@ -266,14 +266,22 @@ static int committed(const char *bootstrap, const char *group, const char *topic
     return status;
 }
 
+/* The options after consume's five arguments, in any order. */
+static int has_flag(int argc, char **argv, const char *flag)
+{
+    for (int i = 7; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0)
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "produce") == 0)
         return produce(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "consume") == 0)
-        return consume(argv[2], argv[3], argv[4], atol(argv[5]), atol(argv[6]),
-                       argc >= 8 && strcmp(argv[7], "--commit") == 0,
-                       argc >= 8 && strcmp(argv[argc - 1], "--quiet") == 0);
+        return consume(argv[2], argv[3], argv[4], atol(argv[5]), atol(argv[6]), has_flag(argc, argv, "--commit"),
+                       has_flag(argc, argv, "--quiet"));
     if (argc >= 6 && strcmp(argv[1], "committed") == 0)
         return committed(argv[2], argv[3], argv[4], atoi(argv[5]));
     fprintf(stderr, "usage: kafka_tool produce|consume|committed ... (see the source header)\n");
