@@ -27,6 +27,7 @@ enum var_kind {
     KIND_LOG_LEVEL,
     KIND_LOG_FORMAT,
     KIND_CODEC,
+    KIND_SIGNING,  /* enum payload_signing */
     KIND_REGEX,    /* a POSIX extended regex, normalized to start with ^ */
     KIND_BUCKET,   /* an S3 bucket name */
     KIND_ENDPOINT, /* host[:port] or file:///path */
@@ -46,6 +47,10 @@ struct var_spec {
 };
 
 #define FIELD(f) offsetof(struct config, f)
+
+/* In enum order, NULL-terminated. */
+static const char *const codec_names[] = {"snappy", "zstd", "gzip", "none", NULL};
+static const char *const signing_names[] = {"auto", "signed", "unsigned", NULL};
 
 static const struct var_spec specs[] = {
     {"KAFKA_BOOTSTRAP_SERVERS", "kafka:29092", KIND_STRING, FIELD(kafka_bootstrap_servers), false,
@@ -78,6 +83,8 @@ static const struct var_spec specs[] = {
      "PEM file of CA certificates to trust instead of the system's"},
     {"MINIO_TLS_VERIFY", "true", KIND_BOOL, FIELD(minio_tls_verify), false, false, 0, 0,
      "verify the object store's certificate (false is insecure, logged loudly)"},
+    {"MINIO_PAYLOAD_SIGNING", "auto", KIND_SIGNING, FIELD(minio_payload_signing), false, false, 0,
+     0, "signed, unsigned, or auto: bodies hashed into the signature over http, not over https"},
     {"MINIO_CREATE_BUCKET", "false", KIND_BOOL, FIELD(minio_create_bucket), false, false, 0, 0,
      "create the bucket at start-up when it is missing"},
     {"MINIO_TIMEOUT_SECONDS", "30", KIND_INT, FIELD(minio_timeout_s), false, false, 1, 3600,
@@ -467,21 +474,23 @@ static bool store_value(struct config *cfg, const struct var_spec *spec, char *v
             return false;
         }
         break;
-    case KIND_CODEC: {
-        static const char *const names[] = {"snappy", "zstd", "gzip", "none"};
-        bool found = false;
-        for (int i = 0; i < 4; i++) {
-            if (strcasecmp(value, names[i]) == 0) {
-                *(enum parquet_codec_choice *)field = (enum parquet_codec_choice)i;
-                found = true;
-            }
-        }
-        if (!found) {
-            config_errors_add(errs, "%s=%s: expected snappy, zstd, gzip or none", spec->name,
-                              shown);
+    case KIND_CODEC:
+    case KIND_SIGNING: {
+        const char *const *names = spec->kind == KIND_CODEC ? codec_names : signing_names;
+        int i = 0;
+        while (names[i] != NULL && strcasecmp(value, names[i]) != 0)
+            i++;
+        if (names[i] == NULL) {
+            config_errors_add(errs, "%s=%s: expected %s", spec->name, shown,
+                              spec->kind == KIND_CODEC ? "snappy, zstd, gzip or none"
+                                                       : "auto, signed or unsigned");
             free(value);
             return false;
         }
+        if (spec->kind == KIND_CODEC)
+            *(enum parquet_codec_choice *)field = (enum parquet_codec_choice)i;
+        else
+            *(enum payload_signing *)field = (enum payload_signing)i;
         break;
     }
     case KIND_REGEX: {
@@ -696,8 +705,12 @@ void config_free(struct config *cfg)
 
 const char *config_codec_name(enum parquet_codec_choice codec)
 {
-    static const char *const names[] = {"snappy", "zstd", "gzip", "none"};
-    return names[codec];
+    return codec_names[codec];
+}
+
+const char *config_payload_signing_name(enum payload_signing signing)
+{
+    return signing_names[signing];
 }
 
 static void describe_one(const struct config *cfg, const struct var_spec *spec, FILE *out)
@@ -737,6 +750,9 @@ static void describe_one(const struct config *cfg, const struct var_spec *spec, 
         break;
     case KIND_CODEC:
         fputs(config_codec_name(*(const enum parquet_codec_choice *)field), out);
+        break;
+    case KIND_SIGNING:
+        fputs(config_payload_signing_name(*(const enum payload_signing *)field), out);
         break;
     }
     fputc('\n', out);

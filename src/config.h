@@ -33,6 +33,13 @@ enum parquet_codec_choice {
     CODEC_CHOICE_NONE,
 };
 
+/* MINIO_PAYLOAD_SIGNING: whether request bodies are hashed into the signature. */
+enum payload_signing {
+    PAYLOAD_SIGNING_AUTO = 0, /* signed over http, UNSIGNED-PAYLOAD over https */
+    PAYLOAD_SIGNING_SIGNED,
+    PAYLOAD_SIGNING_UNSIGNED,
+};
+
 /* One librdkafka property passed through from a KAFKA_* variable. */
 struct kafka_property {
     char *env_name; /* the variable it came from, for error messages */
@@ -61,6 +68,7 @@ struct config {
     bool minio_use_ssl;
     char *minio_ca_bundle;     /* NULL: the system's CA store */
     bool minio_tls_verify;
+    enum payload_signing minio_payload_signing;
     bool minio_create_bucket;
     int minio_timeout_s;
     int minio_max_attempts;
@@ -120,5 +128,6 @@ void config_describe(const struct config *cfg, FILE *out);
 void config_print_help(FILE *out);
 
 const char *config_codec_name(enum parquet_codec_choice codec);
+const char *config_payload_signing_name(enum payload_signing signing);
 
 #endif

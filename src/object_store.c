@@ -56,6 +56,7 @@ void object_store_config_from(struct object_store_config *out, const struct conf
     out->use_ssl = cfg->minio_use_ssl;
     out->ca_bundle = cfg->minio_ca_bundle;
     out->tls_verify = cfg->minio_tls_verify;
+    out->payload_signing = cfg->minio_payload_signing;
     out->bucket = cfg->minio_bucket;
     out->region = cfg->minio_region;
     out->access_key = cfg->minio_access_key;
@@ -325,7 +326,12 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
     struct buf path = {0}, url = {0};
     build_url(os, rq, &path, &url);
     char payload_hash[65];
-    sigv4_sha256_hex(rq->body ? rq->body : "", rq->body_len, payload_hash);
+    bool sign_body = os->cfg.payload_signing == PAYLOAD_SIGNING_SIGNED ||
+                     (os->cfg.payload_signing == PAYLOAD_SIGNING_AUTO && !os->cfg.use_ssl);
+    if (rq->body_len > 0 && !sign_body)
+        snprintf(payload_hash, sizeof payload_hash, "UNSIGNED-PAYLOAD");
+    else
+        sigv4_sha256_hex(rq->body ? rq->body : "", rq->body_len, payload_hash);
     bool ok = false;
     for (int attempt = 1; attempt <= os->cfg.max_attempts; attempt++) {
         char amz_date[17];

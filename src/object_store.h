@@ -35,6 +35,10 @@ struct object_store_config {
     bool use_ssl;
     const char *ca_bundle; /* NULL: the system's */
     bool tls_verify;
+    /* Bodies are hashed into the signature (x-amz-content-sha256: <hex>) when
+     * signed, or sent as UNSIGNED-PAYLOAD; AUTO signs over http only, as the
+     * AWS SDKs do: over https TLS already protects the body. */
+    enum payload_signing payload_signing;
     const char *bucket, *region;
     const char *access_key, *secret_key, *session_token;
     int timeout_s;

@@ -159,6 +159,28 @@ test('retries: 503 twice then success; 403 fails at once with its code; a droppe
   assert.match(r.errors, /HTTP 500 InternalError: boom \(attempt 6 of 6\)/);
 });
 
+test('payload signing: bodies hashed into the signature over http by default, UNSIGNED-PAYLOAD when asked', async () => {
+  const server = await startS3();
+  const proxy = await startFlakyProxy(server.url);
+  const body = randomBytes(70000);
+  const path = file('signing', body);
+  for (const [mode, expected] of [[undefined, sha(body)], ['signed', sha(body)], ['unsigned', 'UNSIGNED-PAYLOAD']]) {
+    const env = envFor(proxy.url, mode ? { MINIO_PAYLOAD_SIGNING: mode } : {});
+    const key = `signing/${mode ?? 'auto'}.bin`;
+    const r = await s3(env, 'put', key, path);
+    assert.equal(r.code, 0, r.errors);
+    const put = (await proxy.requests()).filter((q) => q.method === 'PUT' && q.path.endsWith(key));
+    assert.deepEqual(put.map((q) => q.contentSha256), [expected], `MINIO_PAYLOAD_SIGNING=${mode ?? '(auto)'}`);
+    const out = join(dir, 'signing-out');
+    assert.equal((await s3(env, 'get', key, out)).code, 0);
+    assert.equal(sha(readFileSync(out)), sha(body));
+  }
+  // Requests without a body always carry the empty body's hash.
+  const gets = (await proxy.requests()).filter((q) => q.method === 'GET');
+  assert.ok(gets.length >= 3);
+  for (const q of gets) assert.equal(q.contentSha256, sha(Buffer.alloc(0)));
+});
+
 test('TLS: verified with a CA bundle, refused without it, and a loud opt-out', async () => {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');

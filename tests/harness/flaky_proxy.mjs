@@ -8,7 +8,8 @@
 //                          {"drop":true}, ...]: each request takes the first
 //                          planned failure it matches, once; {"drop": true} reads
 //                          part of the request body, then closes the connection.
-//   GET  /_control/requests  every proxied request: {method, path, outcome}
+//   GET  /_control/requests  every proxied request: {method, path, query, outcome,
+//                          contentSha256 (its x-amz-content-sha256 header)}
 // Exits when stdin closes or on SIGTERM.
 import http from 'node:http';
 
@@ -39,7 +40,8 @@ const server = http.createServer((req, res) => {
   const idx = plan.findIndex((p) => (!p.method || p.method === req.method)
     && (!p.path || `${url.pathname}${url.search}`.includes(p.path)));
   const action = idx >= 0 ? plan.splice(idx, 1)[0] : null;
-  const entry = { method: req.method, path: url.pathname, query: url.search, outcome: 'forwarded' };
+  const entry = { method: req.method, path: url.pathname, query: url.search, outcome: 'forwarded',
+    contentSha256: req.headers['x-amz-content-sha256'] };
   requests.push(entry);
   if (action?.drop) {
     entry.outcome = 'dropped';

@@ -67,6 +67,7 @@ static void test_defaults(void **state)
     assert_false(cfg.minio_use_ssl);
     assert_null(cfg.minio_ca_bundle);
     assert_true(cfg.minio_tls_verify);
+    assert_int_equal(cfg.minio_payload_signing, PAYLOAD_SIGNING_AUTO);
     assert_false(cfg.minio_create_bucket);
     assert_int_equal(cfg.minio_timeout_s, 30);
     assert_int_equal(cfg.write_interval_s, 20);
@@ -105,6 +106,7 @@ static void test_valid_values(void **state)
         "MINIO_USE_SSL=yes",
         "MINIO_CA_BUNDLE=/dev/null",
         "MINIO_TLS_VERIFY=off",
+        "MINIO_PAYLOAD_SIGNING=Unsigned",
         "MINIO_CREATE_BUCKET=1",
         "MINIO_TIMEOUT_SECONDS=5",
         "WRITE_INTERVAL_SECONDS=3",
@@ -143,6 +145,7 @@ static void test_valid_values(void **state)
     assert_true(cfg.minio_use_ssl);
     assert_string_equal(cfg.minio_ca_bundle, "/dev/null");
     assert_false(cfg.minio_tls_verify);
+    assert_int_equal(cfg.minio_payload_signing, PAYLOAD_SIGNING_UNSIGNED);
     assert_true(cfg.minio_create_bucket);
     assert_int_equal(cfg.minio_timeout_s, 5);
     assert_int_equal(cfg.write_interval_s, 3);
@@ -213,6 +216,8 @@ static void test_each_invalid_value_names_variable_and_expectation(void **state)
         {"MINIO_CA_BUNDLE=/nonexistent/ca.pem",
          "MINIO_CA_BUNDLE='/nonexistent/ca.pem': cannot read the file: No such file"},
         {"MINIO_TLS_VERIFY=sometimes", "MINIO_TLS_VERIFY='sometimes': expected true or false"},
+        {"MINIO_PAYLOAD_SIGNING=never", "MINIO_PAYLOAD_SIGNING='never': expected auto, signed or "
+                                         "unsigned"},
         {"MINIO_CREATE_BUCKET=y", "MINIO_CREATE_BUCKET='y': expected true or false"},
         {"MINIO_TIMEOUT_SECONDS=0", "MINIO_TIMEOUT_SECONDS='0': expected a whole number from 1 "
                                     "to 3600"},
