@@ -60,30 +60,33 @@ try {
   const plainSecs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (plain.code !== 0) throw new Error(`plain consumer: ${plain.stderr}`);
 
-  const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: 'bench', LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: process.env.BENCH_INTERVAL ?? '1', ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
-  const servicesBefore = [procStats(kafka.pid).cpu, procStats(s3.pid).cpu];
-  const t1 = process.hrtime.bigint();
-  const writer = startWriter(env);
-  let stats = { cpu: 0, peakRss: 0 };
-  await waitFor(async () => {
-    stats = procStats(writer.pid);
-    const committed = await committedOffsets(kafka.bootstrap, 'bench', topic, partitions);
-    return committed.reduce((a, c) => a + Math.max(c.offset, 0), 0) === n;
-  }, { timeoutMs: 900000, intervalMs: 500, what: 'cdc-writer committing every message' });
-  const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
-  stats = procStats(writer.pid);
-  const servicesCpu = [procStats(kafka.pid).cpu - servicesBefore[0], procStats(s3.pid).cpu - servicesBefore[1]];
-  await writer.stop();
-  if (process.env.BENCH_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_LOG, writer.log());
-
   const a = n / plainSecs;
-  const b = n / writerSecs;
   console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included)`);
-  console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed)`);
-  console.log(`b/a                             ${(b / a).toFixed(2)}`);
-  console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
-  console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
-  console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES 256 MiB + 64 MiB = 320 MiB)`);
+  // One (b) run per interval in BENCH_INTERVAL (comma-separated), each in its own group.
+  for (const interval of (process.env.BENCH_INTERVAL ?? '1').split(',')) {
+    const group = `bench-${interval}`;
+    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
+    const servicesBefore = [procStats(kafka.pid).cpu, procStats(s3.pid).cpu];
+    const t1 = process.hrtime.bigint();
+    const writer = startWriter(env);
+    let stats = { cpu: 0, peakRss: 0 };
+    await waitFor(async () => {
+      stats = procStats(writer.pid);
+      const committed = await committedOffsets(kafka.bootstrap, group, topic, partitions);
+      return committed.reduce((sum, c) => sum + Math.max(c.offset, 0), 0) === n;
+    }, { timeoutMs: 900000, intervalMs: 500, what: 'cdc-writer committing every message' });
+    const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
+    stats = procStats(writer.pid);
+    const servicesCpu = [procStats(kafka.pid).cpu - servicesBefore[0], procStats(s3.pid).cpu - servicesBefore[1]];
+    await writer.stop();
+    if (process.env.BENCH_LOG) (await import('node:fs')).writeFileSync(`${process.env.BENCH_LOG}.${interval}`, writer.log());
+    const b = n / writerSecs;
+    console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed; WRITE_INTERVAL_SECONDS=${interval})`);
+    console.log(`b/a                             ${(b / a).toFixed(2)}`);
+    console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
+    console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
+    console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES 256 MiB + 64 MiB = 320 MiB)`);
+  }
 } finally {
   await stopAll();
 }

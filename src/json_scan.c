@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void js_reset(struct json_scan *s, const void *data, size_t len)
 {
@@ -144,6 +147,22 @@ static bool scan_string(struct json_scan *s, struct buf *scratch, struct js_str 
         return js_fail(s, "expected a string");
     const uint8_t *start = ++s->p;
     const uint8_t *q = start;
+#if defined(__SSE2__)
+    /* Sixteen bytes at a time up to the first quote, backslash or control character. */
+    const __m128i quote16 = _mm_set1_epi8('"'), slash16 = _mm_set1_epi8('\\');
+    const __m128i ctl16 = _mm_set1_epi8(0x1F);
+    while (q + 16 <= s->end) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote16), _mm_cmpeq_epi8(v, slash16)),
+                                   _mm_cmpeq_epi8(_mm_max_epu8(v, ctl16), ctl16)); /* v <= 0x1F */
+        int mask = _mm_movemask_epi8(hit);
+        if (mask != 0) {
+            q += __builtin_ctz((unsigned)mask);
+            break;
+        }
+        q += 16;
+    }
+#endif
     /* Eight bytes at a time while none is a quote, a backslash or a control character. */
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     while (q + 8 <= s->end) {

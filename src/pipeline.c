@@ -586,9 +586,8 @@ static int by_bytes_desc(const void *a, const void *b)
  * buffers (those without an upload in flight) until a quarter is left, so
  * memory drains in few, large files while consuming goes on. Looks at most
  * every 50 ms. */
-static void flush_for_memory(struct pipeline *p)
+static void flush_for_memory(struct pipeline *p, double now)
 {
-    double now = now_s();
     if ((int64_t)p->unflushed < p->cfg->max_buffer_bytes / 2 || now < p->next_memory_flush)
         return;
     p->next_memory_flush = now + 0.05;
@@ -890,9 +889,8 @@ static void teardown(struct pipeline *p)
 }
 
 /* Gauges that are sampled rather than counted, about once a second. */
-static void sample_gauges(struct pipeline *p)
+static void sample_gauges(struct pipeline *p, double now)
 {
-    double now = now_s();
     if (now < p->next_gauges)
         return;
     p->next_gauges = now + 1;
@@ -914,10 +912,15 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         return 1;
     }
     p.next_flush = now_s() + cfg->write_interval_s;
+    double next_beat = 0;
     while (!*stop && !p.fatal) {
-        health_beat(health);
-        sample_gauges(&p);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p.rk, p.paused ? 100 : cfg->kafka_poll_timeout_ms);
+        double now = now_s(); /* one clock read per turn: a turn is often one message */
+        if (now >= next_beat) {
+            health_beat(health);
+            next_beat = now + 0.1;
+        }
+        sample_gauges(&p, now);
         if (m != NULL) {
             if (m->err)
                 handle_event(&p, m);
@@ -927,13 +930,13 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         }
         complete(&p, 0);
         retry_due(&p, false);
-        if (now_s() >= p.next_flush) {
+        if (now >= p.next_flush) {
             flush_all(&p, "interval");
             p.next_flush = now_s() + cfg->write_interval_s;
         }
         /* Past half the memory limit, flush the largest buffers while consuming
          * goes on; at the limit, stop fetching until the uploads drain. */
-        flush_for_memory(&p);
+        flush_for_memory(&p, now);
         if (!p.paused && (int64_t)p.buffered >= cfg->max_buffer_bytes)
             pause_all(&p, true);
         else if (p.paused && (int64_t)p.buffered < cfg->max_buffer_bytes * 3 / 4)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json_scan.h"
+#include "utf8.h"
 
 static void assert_str(struct js_str s, const char *expected)
 {
@@ -116,6 +117,58 @@ struct bad_case {
     size_t offset;
 };
 
+/* The wide paths of the string scan and of UTF-8 validation stop at the
+ * first special byte wherever it falls in a 16- or 32-byte block. */
+static void test_special_bytes_at_every_position(void **state)
+{
+    (void)state;
+    char text[120], expect[120];
+    for (size_t pos = 0; pos < 80; pos++) {
+        /* A quote ends the string at pos. */
+        memset(text, 'a', sizeof text);
+        text[0] = '"';
+        text[1 + pos] = '"';
+        struct json_scan s = {0};
+        struct js_str out;
+        js_reset(&s, text, sizeof text);
+        assert_true(js_string(&s, &out));
+        assert_int_equal(out.len, pos);
+        /* An escape at pos is decoded. */
+        memset(text, 'b', sizeof text);
+        text[0] = '"';
+        text[1 + pos] = '\\';
+        text[2 + pos] = 'n';
+        text[100] = '"';
+        memset(expect, 'b', sizeof expect);
+        expect[pos] = '\n';
+        js_reset(&s, text, 101);
+        assert_true(js_string(&s, &out));
+        assert_int_equal(out.len, 98);
+        assert_memory_equal(out.ptr, expect, 98);
+        /* A control character at pos is refused there. */
+        memset(text, 'c', sizeof text);
+        text[0] = '"';
+        text[1 + pos] = '\t';
+        text[100] = '"';
+        js_reset(&s, text, 101);
+        assert_false(js_string(&s, &out));
+        assert_int_equal(js_error_offset(&s), 1 + pos);
+        js_free(&s);
+
+        /* UTF-8: a bad byte is found at its offset; a good sequence passes. */
+        memset(text, 'd', sizeof text);
+        text[pos] = (char)0xFF;
+        size_t bad = 0;
+        assert_false(utf8_valid(text, sizeof text, &bad));
+        assert_int_equal(bad, pos);
+        memcpy(text + pos, "\xC3\xBC", 2); /* ü */
+        assert_true(utf8_valid(text, sizeof text, NULL));
+        text[pos + 1] = 'x'; /* truncated sequence */
+        assert_false(utf8_valid(text, sizeof text, &bad));
+        assert_int_equal(bad, pos);
+    }
+}
+
 static void test_errors_say_what_and_where(void **state)
 {
     (void)state;
@@ -155,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_strings_zero_copy_and_escapes),
         cmocka_unit_test(test_skip_gives_raw_text),
         cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_special_bytes_at_every_position),
         cmocka_unit_test(test_errors_say_what_and_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
