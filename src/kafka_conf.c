@@ -2,6 +2,7 @@
 #include "kafka_conf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Properties cdc-writer sets itself; the pass-through may not touch them. */
@@ -31,6 +32,37 @@ static bool set(rd_kafka_conf_t *conf, const char *env_name, const char *name, c
     return false;
 }
 
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The value a KAFKA_* variable gives property name, or NULL. */
+static const char *passed(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->kafka_prop_count; i++)
+        if (strcmp(cfg->kafka_props[i].name, name) == 0)
+            return cfg->kafka_props[i].value;
+    return NULL;
+}
+
+static int64_t queue_bytes(const struct config *cfg)
+{
+    const char *v = passed(cfg, "queued.max.messages.kbytes");
+    return v ? strtoll(v, NULL, 10) * 1024 : clamp64(cfg->max_buffer_bytes / 4, 1 << 20, 64 << 20);
+}
+
+static int64_t fetch_bytes(const struct config *cfg)
+{
+    const char *v = passed(cfg, "fetch.max.bytes");
+    return v ? strtoll(v, NULL, 10) : clamp64(cfg->max_buffer_bytes / 4, 1 << 20, 50 << 20);
+}
+
+int64_t kafka_prefetch_bytes(const struct config *cfg)
+{
+    return queue_bytes(cfg) + fetch_bytes(cfg);
+}
+
 rd_kafka_conf_t *kafka_conf_build(const struct config *cfg, struct config_errors *errs)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -43,6 +75,11 @@ rd_kafka_conf_t *kafka_conf_build(const struct config *cfg, struct config_errors
     set(conf, "(built-in)", "auto.offset.reset", "earliest", false, errs);
     set(conf, "(built-in)", "partition.assignment.strategy", "cooperative-sticky", false, errs);
     set(conf, "(built-in)", "client.id", "cdc-writer", false, errs);
+    char num[32];
+    snprintf(num, sizeof num, "%lld", (long long)(queue_bytes(cfg) / 1024));
+    set(conf, "(built-in)", "queued.max.messages.kbytes", num, false, errs);
+    snprintf(num, sizeof num, "%lld", (long long)fetch_bytes(cfg));
+    set(conf, "(built-in)", "fetch.max.bytes", num, false, errs);
 
     for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
         const struct kafka_property *p = &cfg->kafka_props[i];

@@ -8,6 +8,10 @@
  *   KAFKA_* pass-through may not change those (an error names the variable).
  * - Defaults a user may override through KAFKA_*: auto.offset.reset=earliest,
  *   partition.assignment.strategy=cooperative-sticky.
+ * - librdkafka's prefetch is part of MAX_BUFFER_BYTES: by default its local
+ *   queue (queued.max.messages.kbytes) and one fetch response (fetch.max.bytes)
+ *   may each hold an eighth of it (1 MiB to 64 MiB / 50 MiB), unless KAFKA_*
+ *   sets them. kafka_prefetch_bytes() is what they add up to, as configured.
  * - Errors about secret properties never repeat their values.
  */
 #ifndef CDCW_KAFKA_CONF_H
@@ -18,5 +22,8 @@
 #include "config.h"
 
 rd_kafka_conf_t *kafka_conf_build(const struct config *cfg, struct config_errors *errs);
+
+/* Bytes librdkafka may hold in prefetched messages: queue plus one fetch. */
+int64_t kafka_prefetch_bytes(const struct config *cfg);
 
 #endif

@@ -73,6 +73,7 @@ struct pipeline {
     struct dbz_row row;
     size_t buffered;  /* message bytes not yet stored: buffers and uploads in flight */
     size_t unflushed; /* of which still in partition buffers */
+    int64_t limit;    /* MAX_BUFFER_BYTES less what librdkafka may prefetch */
     struct part *last_part; /* messages come in runs of one partition */
     size_t retries_waiting;
     double next_memory_flush;
@@ -582,19 +583,19 @@ static int by_bytes_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Past half of MAX_BUFFER_BYTES in partition buffers: flushes the largest
- * buffers (those without an upload in flight) until a quarter is left, so
+/* Past five sixths of the limit in partition buffers: flushes the largest
+ * buffers (those without an upload in flight) until half is left, so
  * memory drains in few, large files while consuming goes on. Looks at most
  * every 50 ms. */
 static void flush_for_memory(struct pipeline *p, double now)
 {
-    if ((int64_t)p->unflushed < p->cfg->max_buffer_bytes / 2 || now < p->next_memory_flush)
+    if ((int64_t)p->unflushed < p->limit / 6 * 5 || now < p->next_memory_flush)
         return;
     p->next_memory_flush = now + 0.05;
     struct part **order = xmalloc(p->nparts * sizeof *order);
     memcpy(order, p->parts, p->nparts * sizeof *order);
     qsort(order, p->nparts, sizeof *order, by_bytes_desc);
-    for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->cfg->max_buffer_bytes / 4; i++)
+    for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->limit / 2; i++)
         if (order[i]->inflight == NULL && order[i]->bytes > 0)
             flush_part(p, order[i], "memory", false);
     free(order);
@@ -687,9 +688,10 @@ static void pause_all(struct pipeline *p, bool pause)
     rd_kafka_topic_partition_list_destroy(list);
     p->paused = pause;
     if (pause)
-        log_warn(p->log, "buffers hold %zu bytes (MAX_BUFFER_BYTES=%lld): consumption paused until "
-                         "they are written",
-                 p->buffered, (long long)p->cfg->max_buffer_bytes);
+        log_warn(p->log, "buffers hold %zu bytes (MAX_BUFFER_BYTES=%lld less %lld for librdkafka's "
+                         "prefetch): consumption paused until they are written",
+                 p->buffered, (long long)p->cfg->max_buffer_bytes,
+                 (long long)(p->cfg->max_buffer_bytes - p->limit));
     else
         log_info(p->log, "consumption resumed (%zu bytes buffered)", p->buffered);
 }
@@ -803,6 +805,9 @@ static bool setup(struct pipeline *p)
     if (regcomp(&p->topic_re, p->cfg->kafka_topic_pattern, REG_EXTENDED) == 0)
         p->have_re = true;
     define_metrics(p);
+    p->limit = p->cfg->max_buffer_bytes - kafka_prefetch_bytes(p->cfg);
+    if (p->limit < p->cfg->max_buffer_bytes / 4)
+        p->limit = p->cfg->max_buffer_bytes / 4;
     struct object_store_config oc;
     object_store_config_from(&oc, p->cfg, p->log);
     oc.metrics = p->metrics;
@@ -937,9 +942,9 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         /* Past half the memory limit, flush the largest buffers while consuming
          * goes on; at the limit, stop fetching until the uploads drain. */
         flush_for_memory(&p, now);
-        if (!p.paused && (int64_t)p.buffered >= cfg->max_buffer_bytes)
+        if (!p.paused && (int64_t)p.buffered >= p.limit)
             pause_all(&p, true);
-        else if (p.paused && (int64_t)p.buffered < cfg->max_buffer_bytes * 3 / 4)
+        else if (p.paused && (int64_t)p.buffered < p.limit / 4 * 3)
             pause_all(&p, false);
     }
     int status = p.fatal ? 1 : 0;

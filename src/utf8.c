@@ -21,6 +21,8 @@ bool utf8_valid(const void *data, size_t len, size_t *bad_offset)
                 break;
             i += 32;
         }
+        if (i == len)
+            break;
 #endif
         /* ASCII fast path, 8 bytes at a time. */
         if (i + 8 <= len) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "json_scan.h"
@@ -166,6 +167,11 @@ static void test_special_bytes_at_every_position(void **state)
         text[pos + 1] = 'x'; /* truncated sequence */
         assert_false(utf8_valid(text, sizeof text, &bad));
         assert_int_equal(bad, pos);
+        /* All ASCII, ending exactly at a block's end or not: never read past len. */
+        char *exact = malloc(pos + 1);
+        memset(exact, 'e', pos + 1);
+        assert_true(utf8_valid(exact, pos + 1, NULL));
+        free(exact);
     }
 }
 
