@@ -155,6 +155,12 @@ int main(int argc, char **argv)
      * MAX_BUFFER_BYTES. Two arenas measured as fast and ~60 MiB smaller. */
     if (getenv("MALLOC_ARENA_MAX") == NULL)
         mallopt(M_ARENA_MAX, 2);
+    /* Growing column buffers above 256 KiB live in their own mappings, so a
+     * flushed buffer's memory goes back to the system at once. (glibc would
+     * otherwise raise this threshold as such buffers are freed and keep them
+     * in fragmented heaps: ~50 MiB more peak RSS in the pipeline benchmark.) */
+    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "debezium.h"
 #include "error_batch.h"
+#include "fetch_nudge.h"
 #include "health.h"
 #include "kafka_conf.h"
 #include "lake_layout.h"
@@ -78,6 +79,8 @@ struct pipeline {
     size_t retries_waiting;
     double next_memory_flush;
     bool paused;
+    atomic_bool paused_flag; /* paused, for the fetch nudger's thread */
+    struct fetch_nudge *nudge;
     double next_flush;
     const char *failpoint;
     int fatal;
@@ -687,6 +690,7 @@ static void pause_all(struct pipeline *p, bool pause)
     metric_set(p->m.paused, pause ? list->cnt : 0);
     rd_kafka_topic_partition_list_destroy(list);
     p->paused = pause;
+    atomic_store(&p->paused_flag, pause);
     if (pause)
         log_warn(p->log, "buffers hold %zu bytes (MAX_BUFFER_BYTES=%lld less %lld for librdkafka's "
                          "prefetch): consumption paused until they are written",
@@ -860,6 +864,7 @@ static bool setup(struct pipeline *p)
         log_error(p->log, "Kafka subscribe to %s: %s", p->cfg->kafka_topic_pattern, rd_kafka_err2str(e));
         return false;
     }
+    p->nudge = fetch_nudge_start(p->rk, p->consumer_queue, &p->paused_flag, 20);
     p->failpoint = getenv("CDCW_FAILPOINT");
     log_info(p->log, "consuming %s as group %s from %s; writing to bucket %s at %s",
              p->cfg->kafka_topic_pattern, p->cfg->consumer_group_id, p->cfg->kafka_bootstrap_servers,
@@ -879,6 +884,8 @@ static void teardown(struct pipeline *p)
     }
     uploader_free(p->uploader);
     p->uploader = NULL;
+    fetch_nudge_stop(p->nudge);
+    p->nudge = NULL;
     if (p->consumer_queue)
         rd_kafka_queue_destroy(p->consumer_queue);
     while (p->nparts > 0)
@@ -947,6 +954,10 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         else if (p.paused && (int64_t)p.buffered < p.limit / 4 * 3)
             pause_all(&p, false);
     }
+    if (p.nudge != NULL)
+        log_debug(lg, "librdkafka's fetcher was woken %lu times", fetch_nudge_count(p.nudge));
+    fetch_nudge_stop(p.nudge); /* nothing more is consumed */
+    p.nudge = NULL;
     int status = p.fatal ? 1 : 0;
     if (!p.fatal) {
         log_info(lg, "stopping: writing what is buffered, committing, leaving the group");
