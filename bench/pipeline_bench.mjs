@@ -63,7 +63,7 @@ try {
   const a = n / plainSecs;
   console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included)`);
   // One (b) run per interval in BENCH_INTERVAL (comma-separated), each in its own group.
-  for (const interval of (process.env.BENCH_INTERVAL ?? '1').split(',')) {
+  for (const interval of (process.env.BENCH_INTERVAL ?? '1,2').split(',')) {
     const group = `bench-${interval}`;
     const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
     const servicesBefore = [procStats(kafka.pid).cpu, procStats(s3.pid).cpu];

@@ -49,13 +49,13 @@ static const char *passed(const struct config *cfg, const char *name)
 static int64_t queue_bytes(const struct config *cfg)
 {
     const char *v = passed(cfg, "queued.max.messages.kbytes");
-    return v ? strtoll(v, NULL, 10) * 1024 : clamp64(cfg->max_buffer_bytes / 4, 1 << 20, 64 << 20);
+    return v ? strtoll(v, NULL, 10) * 1024 : clamp64(cfg->max_buffer_bytes / 8, 1 << 20, 64 << 20);
 }
 
 static int64_t fetch_bytes(const struct config *cfg)
 {
     const char *v = passed(cfg, "fetch.max.bytes");
-    return v ? strtoll(v, NULL, 10) : clamp64(cfg->max_buffer_bytes / 4, 1 << 20, 50 << 20);
+    return v ? strtoll(v, NULL, 10) : clamp64(cfg->max_buffer_bytes / 8, 1 << 20, 50 << 20);
 }
 
 int64_t kafka_prefetch_bytes(const struct config *cfg)

@@ -809,7 +809,9 @@ static bool setup(struct pipeline *p)
     if (regcomp(&p->topic_re, p->cfg->kafka_topic_pattern, REG_EXTENDED) == 0)
         p->have_re = true;
     define_metrics(p);
-    p->limit = p->cfg->max_buffer_bytes - kafka_prefetch_bytes(p->cfg);
+    /* An eighth stays free for what buffers turn into while they are written
+     * (Parquet pages, compressed output) and for allocator slack. */
+    p->limit = p->cfg->max_buffer_bytes - kafka_prefetch_bytes(p->cfg) - p->cfg->max_buffer_bytes / 8;
     if (p->limit < p->cfg->max_buffer_bytes / 4)
         p->limit = p->cfg->max_buffer_bytes / 4;
     struct object_store_config oc;
