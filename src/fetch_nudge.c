@@ -43,8 +43,11 @@ static int lagging(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list)
 static void *run(void *arg)
 {
     struct fetch_nudge *n = arg;
-    struct timespec pause = {n->interval_ms / 1000, (long)(n->interval_ms % 1000) * 1000000L};
+    int idle = 0; /* checks in a row that found nothing to fetch */
     while (!atomic_load(&n->stop)) {
+        /* Caught up: look ten times less often, so an idle consumer costs nothing. */
+        int ms = idle >= 10 ? n->interval_ms * 10 : n->interval_ms;
+        struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
         nanosleep(&pause, NULL);
         if (atomic_load(n->paused) || rd_kafka_queue_length(n->queue) >= LOW_WATER_MESSAGES)
             continue;
@@ -52,6 +55,7 @@ static void *run(void *arg)
         if (rd_kafka_assignment(n->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         int i = list->cnt > 0 ? lagging(n->rk, list) : -1;
+        idle = i >= 0 ? 0 : idle + 1;
         if (i >= 0) {
             int64_t lo, hi;
             rd_kafka_query_watermark_offsets(n->rk, list->elems[i].topic, list->elems[i].partition,
