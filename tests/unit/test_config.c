@@ -401,6 +401,50 @@ static void test_kafka_pass_through(void **state)
     free(path);
 }
 
+static void conf_value(rd_kafka_conf_t *conf, const char *name, const char *expected)
+{
+    char value[256];
+    size_t size = sizeof value;
+    assert_int_equal(rd_kafka_conf_get(conf, name, value, &size), RD_KAFKA_CONF_OK);
+    assert_string_equal(value, expected);
+}
+
+/* librdkafka's prefetch takes its share of MAX_BUFFER_BYTES, within bounds,
+ * unless KAFKA_* sets it; kafka_prefetch_bytes() reports what is configured. */
+static void test_kafka_prefetch_is_part_of_the_budget(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *budget, *queue_kb, *fetch;
+        const char *want_queue_kb, *want_fetch;
+        int64_t want_prefetch;
+    } cases[] = {
+        {"256MiB", NULL, NULL, "32768", "33554432", 64LL << 20},
+        {"4GiB", NULL, NULL, "65536", "52428800", (64LL << 20) + (50LL << 20)},
+        {"2MiB", NULL, NULL, "1024", "1048576", 2LL << 20},
+        {"256MiB", "KAFKA_QUEUED_MAX_MESSAGES_KBYTES=2048", "KAFKA_FETCH_MAX_BYTES=4194304", "2048",
+         "4194304", 6LL << 20},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char budget[64];
+        snprintf(budget, sizeof budget, "MAX_BUFFER_BYTES=%s", cases[i].budget);
+        const char *env[] = {"MINIO_SECRET_KEY=x", "MAX_BATCH_BYTES=1MiB", budget, cases[i].queue_kb,
+                             cases[i].fetch, NULL};
+        if (cases[i].queue_kb == NULL)
+            env[3] = NULL;
+        struct config cfg;
+        struct config_errors errs = {0};
+        assert_true(load(env, &cfg, &errs));
+        rd_kafka_conf_t *conf = kafka_conf_build(&cfg, &errs);
+        assert_non_null(conf);
+        conf_value(conf, "queued.max.messages.kbytes", cases[i].want_queue_kb);
+        conf_value(conf, "fetch.max.bytes", cases[i].want_fetch);
+        assert_int_equal(kafka_prefetch_bytes(&cfg), cases[i].want_prefetch);
+        rd_kafka_conf_destroy(conf);
+        config_free(&cfg);
+    }
+}
+
 static void test_kafka_pass_through_errors(void **state)
 {
     (void)state;
@@ -475,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_describe_redacts_every_secret),
         cmocka_unit_test(test_kafka_pass_through),
         cmocka_unit_test(test_kafka_pass_through_errors),
+        cmocka_unit_test(test_kafka_prefetch_is_part_of_the_budget),
         cmocka_unit_test(test_batch_bytes_above_buffer_bytes),
         cmocka_unit_test(test_help_lists_every_variable),
     };
