@@ -31,7 +31,7 @@ struct fetch_nudge;
 struct fetch_nudge *fetch_nudge_start(rd_kafka_t *rk, rd_kafka_queue_t *consumer_queue,
                                       const atomic_bool *paused, int interval_ms);
 void fetch_nudge_stop(struct fetch_nudge *n);
-/* Nudges sent so far (for metrics and tests). */
+/* Nudges sent so far (the pipeline logs it at shutdown). */
 unsigned long fetch_nudge_count(struct fetch_nudge *n);
 
 #endif

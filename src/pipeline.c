@@ -74,12 +74,11 @@ struct pipeline {
     struct dbz_row row;
     size_t buffered;  /* message bytes not yet stored: buffers and uploads in flight */
     size_t unflushed; /* of which still in partition buffers */
-    int64_t limit;    /* MAX_BUFFER_BYTES less what librdkafka may prefetch */
+    int64_t limit;    /* MAX_BUFFER_BYTES less librdkafka's prefetch and the writing reserve */
     struct part *last_part; /* messages come in runs of one partition */
     size_t retries_waiting;
     double next_memory_flush;
-    bool paused;
-    atomic_bool paused_flag; /* paused, for the fetch nudger's thread */
+    atomic_bool paused; /* atomic: the fetch nudger's thread reads it too */
     struct fetch_nudge *nudge;
     double next_flush;
     const char *failpoint;
@@ -690,10 +689,9 @@ static void pause_all(struct pipeline *p, bool pause)
     metric_set(p->m.paused, pause ? list->cnt : 0);
     rd_kafka_topic_partition_list_destroy(list);
     p->paused = pause;
-    atomic_store(&p->paused_flag, pause);
     if (pause)
         log_warn(p->log, "buffers hold %zu bytes (MAX_BUFFER_BYTES=%lld less %lld for librdkafka's "
-                         "prefetch): consumption paused until they are written",
+                         "prefetch and for writing): consumption paused until they are written",
                  p->buffered, (long long)p->cfg->max_buffer_bytes,
                  (long long)(p->cfg->max_buffer_bytes - p->limit));
     else
@@ -866,7 +864,7 @@ static bool setup(struct pipeline *p)
         log_error(p->log, "Kafka subscribe to %s: %s", p->cfg->kafka_topic_pattern, rd_kafka_err2str(e));
         return false;
     }
-    p->nudge = fetch_nudge_start(p->rk, p->consumer_queue, &p->paused_flag, 20);
+    p->nudge = fetch_nudge_start(p->rk, p->consumer_queue, &p->paused, 20);
     p->failpoint = getenv("CDCW_FAILPOINT");
     log_info(p->log, "consuming %s as group %s from %s; writing to bucket %s at %s",
              p->cfg->kafka_topic_pattern, p->cfg->consumer_group_id, p->cfg->kafka_bootstrap_servers,
@@ -948,8 +946,8 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
             flush_all(&p, "interval");
             p.next_flush = now_s() + cfg->write_interval_s;
         }
-        /* Past half the memory limit, flush the largest buffers while consuming
-         * goes on; at the limit, stop fetching until the uploads drain. */
+        /* Near the buffers' limit, flush the largest while consuming goes on;
+         * at the limit, stop fetching until the uploads drain. */
         flush_for_memory(&p, now);
         if (!p.paused && (int64_t)p.buffered >= p.limit)
             pause_all(&p, true);
