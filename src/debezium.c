@@ -1056,7 +1056,7 @@ static bool decode_image(struct ctx *c, const struct dbz_schema *schema, bool fl
                 const uint8_t *at = c->s->p;
                 js_string(c->s, &v);
                 deleted = v.len == 4 && memcmp(v.ptr, "true", 4) == 0;
-                c->s->p = at; /* read again below as a data field */
+                js_seek(c->s, at); /* read again below as a data field */
             }
         }
         struct dbz_field *field = NULL;
@@ -1162,20 +1162,37 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
     js_enter_object(s);
     struct range before = {0}, after = {0};
     bool has_op = false, flattened = false, after_decoded = false;
-    bool eager = schema != NULL && schema->envelope;
+    bool eager = schema == NULL || schema->envelope;
     struct js_str name, raw;
     int more;
     while ((more = js_next_member(s, &name)) == 1) {
-        if (eager && !after_decoded && key_is(name, "after") && js_peek(s) == JS_OBJECT) {
+        if (eager && !after_decoded && !after.present && key_is(name, "after") &&
+            js_peek(s) == JS_OBJECT) {
             /* The common case, decoded in place: the image of c, u and r. */
             struct ctx ic = c;
             ic.image = "payload.after";
             const uint8_t *at = s->p;
-            if (!decode_image(&ic, schema, false))
-                return false;
-            after.p = at;
-            after.len = (size_t)(s->p - at);
-            after.present = after_decoded = true;
+            if (decode_image(&ic, schema, false)) {
+                after.p = at;
+                after.len = (size_t)(s->p - at);
+                after.present = after_decoded = true;
+                continue;
+            }
+            if (schema != NULL || js_failed(s))
+                return false; /* a schema's verdict, or a syntax error */
+            /* Without a schema, an image that does not decode may belong to an
+             * operation that ignores it: keep its place, and decode it again
+             * below (reporting the error) only if the operation needs it. */
+            row->nfields = 0;
+            row->nitems = 0;
+            buf_reset(&row->bytes);
+            d->err[0] = '\0';
+            js_seek(s, at);
+            if (!js_skip(s, &raw))
+                return fail_syntax(d, s, base);
+            after.p = (const uint8_t *)raw.ptr;
+            after.len = raw.len;
+            after.present = true;
             continue;
         }
         if (key_is(name, "op")) {
@@ -1223,7 +1240,8 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
     }
     if (!js_at_end(s))
         return fail(d, "invalid JSON at byte %zu: text after the %s",
-                    base + (size_t)(s->p - s->begin), closing ? "message" : "payload");
+                    base + (size_t)(s->p - s->begin),
+                    closing || base == 0 ? "message" : "payload"); /* at 0: no wrapper */
 
     if (has_op && !flattened) {
         const struct dbz_schema *image_schema = schema != NULL && schema->envelope ? schema : NULL;
@@ -1376,6 +1394,10 @@ enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
     while ((more = js_next_member(s, &name)) == 1) {
         struct js_str raw;
         bool is_schema = key_is(name, "schema"), is_payload = key_is(name, "payload");
+        if (!is_schema && !is_payload) {
+            other = true; /* the message is the payload itself: no need to read on */
+            break;
+        }
         if (!js_skip(s, &raw)) {
             fail_syntax(d, s, 0);
             return DBZ_ERROR;
@@ -1383,18 +1405,16 @@ enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
         if (is_schema) {
             schema_text = raw;
             has_schema = true;
-        } else if (is_payload) {
+        } else {
             payload_text = raw;
             has_payload = true;
-        } else {
-            other = true;
         }
     }
     if (more < 0) {
         fail_syntax(d, s, 0);
         return DBZ_ERROR;
     }
-    if (!js_at_end(s)) {
+    if (!other && !js_at_end(s)) {
         fail(d, "invalid JSON at byte %zu: text after the message", (size_t)(s->p - s->begin));
         return DBZ_ERROR;
     }

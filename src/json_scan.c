@@ -33,6 +33,17 @@ bool js_fail(struct json_scan *s, const char *what)
     return false;
 }
 
+void js_seek(struct json_scan *s, const uint8_t *at)
+{
+    s->p = at;
+    s->fresh = false;
+}
+
+bool js_failed(const struct json_scan *s)
+{
+    return s->error != NULL;
+}
+
 const char *js_error(const struct json_scan *s)
 {
     return s->error ? s->error : "no error";

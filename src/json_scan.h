@@ -70,6 +70,12 @@ bool js_at_end(struct json_scan *s);
 bool js_to_int64(struct js_str text, int64_t *out);
 bool js_to_double(struct json_scan *s, struct js_str text, double *out);
 
+/* Goes back to `at`, the start of a value the scan has passed (a saved s->p),
+ * to read that value again. Only before an error. */
+void js_seek(struct json_scan *s, const uint8_t *at);
+
+/* True once a syntax error has stopped the scan. */
+bool js_failed(const struct json_scan *s);
 const char *js_error(const struct json_scan *s);
 size_t js_error_offset(const struct json_scan *s);
 

@@ -127,6 +127,40 @@ static void test_without_schema_keeps_json_kinds(void **state)
     assert_text(&f->row, "first_name", "Anne Marie");
 }
 
+static enum dbz_result decode_text(struct fixture *f, const char *text)
+{
+    return dbz_decode(f->dec, text, strlen(text), &f->row, f->err, sizeof f->err);
+}
+
+/* Without a schema the after image is decoded as it is met, before the
+ * operation is known: an image the operation ignores must not matter. */
+static void test_schemaless_image_read_before_the_operation(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_text(f, "{\"after\":{\"id\":2,\"name\":\"new\"},"
+                                    "\"before\":{\"id\":1,\"name\":\"old\"},\"op\":\"d\"}"),
+                     DBZ_ROW);
+    assert_int_equal(f->row.op, 'd');
+    assert_int_equal(f->row.nfields, 2);
+    assert_text(&f->row, "name", "old");
+    /* An after image that does not decode, in a delete: the before image counts. */
+    assert_int_equal(decode_text(f, "{\"after\":{\"id\":2,\"id\":3},\"before\":{\"id\":1,"
+                                    "\"name\":\"old\"},\"op\":\"d\",\"ts_ms\":5}"),
+                     DBZ_ROW);
+    assert_string_equal(f->err, "");
+    assert_int_equal(f->row.nfields, 2);
+    assert_text(&f->row, "name", "old");
+    assert_true(f->row.has_ts && f->row.ts_ms == 5);
+    /* The same image in a create is the row: its error is reported. */
+    assert_int_equal(decode_text(f, "{\"after\":{\"id\":2,\"id\":3},\"before\":null,\"op\":\"c\"}"),
+                     DBZ_ERROR);
+    assert_string_equal(f->err, "payload.after.id: the field appears twice");
+    /* A syntax error in it is an error whatever the operation. */
+    assert_int_equal(decode_text(f, "{\"after\":{\"id\":2,},\"before\":{\"id\":1},\"op\":\"d\"}"),
+                     DBZ_ERROR);
+    assert_non_null(strstr(f->err, "invalid JSON at byte 17"));
+}
+
 static void test_truncate_and_message_have_no_image(void **state)
 {
     struct fixture *f = *state;
@@ -181,6 +215,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_with_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_and_delete_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_without_schema_keeps_json_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schemaless_image_read_before_the_operation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_and_message_have_no_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flattened_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_and_key, setup, teardown),
