@@ -552,7 +552,7 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
         lake_object_key(j->key, sizeof j->key, "cdc_events", pt->table, pt->rows_first_ts, pt->partition,
                         row_batch_first_offset(pt->rows));
         j->rows = pt->rows;
-        pt->rows = row_batch_new(pt->topic, pt->partition);
+        pt->rows = row_batch_successor(j->rows);
     }
     if (errors > 0) {
         lake_object_key(j->error_key, sizeof j->error_key, "cdc_errors", pt->table,

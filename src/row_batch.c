@@ -39,7 +39,15 @@ struct column {
     uint64_t stamp; /* the last row that gave it a value */
 };
 
+/* What a column of the previous batch grew to (row_batch_successor). */
+struct size_hint {
+    char *name;
+    size_t len, cells, bytes, items;
+};
+
 struct row_batch {
+    struct size_hint *hints;
+    size_t nhints;
     char *topic;
     int32_t partition;
     struct column *cols;
@@ -56,6 +64,39 @@ struct row_batch *row_batch_new(const char *topic, int32_t partition)
     b->topic = xstrdup(topic);
     b->partition = partition;
     return b;
+}
+
+struct row_batch *row_batch_successor(const struct row_batch *prev)
+{
+    struct row_batch *b = row_batch_new(prev->topic, prev->partition);
+    size_t rows = prev->rows + prev->rows / 8; /* room to grow a little without a copy */
+    buf_reserve(&b->op, rows);
+    buf_reserve(&b->ts_null, rows);
+    buf_reserve(&b->source_ts_null, rows);
+    buf_reserve(&b->ts, rows * 8);
+    buf_reserve(&b->source_ts, rows * 8);
+    buf_reserve(&b->processed_at, rows * 8);
+    buf_reserve(&b->offsets, rows * 8);
+    if (prev->ncols > 0) {
+        b->hints = xcalloc(prev->ncols, sizeof *b->hints);
+        for (size_t i = 0; i < prev->ncols; i++) {
+            const struct column *c = &prev->cols[i];
+            b->hints[i] = (struct size_hint){
+                .name = xstrndup(c->source_name, c->source_len), .len = c->source_len,
+                .cells = c->ncells + c->ncells / 8, .bytes = c->bytes.len + c->bytes.len / 8,
+                .items = c->nitems + c->nitems / 8};
+        }
+        b->nhints = prev->ncols;
+    }
+    return b;
+}
+
+static const struct size_hint *size_hint(const struct row_batch *b, const char *name, size_t len)
+{
+    for (size_t i = 0; i < b->nhints; i++)
+        if (b->hints[i].len == len && memcmp(b->hints[i].name, name, len) == 0)
+            return &b->hints[i];
+    return NULL;
 }
 
 static void column_free(struct column *c)
@@ -96,6 +137,9 @@ void row_batch_free(struct row_batch *b)
     buf_free(&b->offsets);
     buf_free(&b->ts_null);
     buf_free(&b->source_ts_null);
+    for (size_t i = 0; i < b->nhints; i++)
+        free(b->hints[i].name);
+    free(b->hints);
     free(b->topic);
     free(b);
 }
@@ -178,7 +222,16 @@ static struct column *add_column(struct row_batch *b, const char *name, size_t l
     }
     c->file_name = file;
     c->type = *type;
-    buf_reserve(&c->bytes, 64);
+    const struct size_hint *h = size_hint(b, name, len);
+    buf_reserve(&c->bytes, h != NULL && h->bytes > 64 ? h->bytes : 64);
+    if (h != NULL && h->cells > 0) {
+        c->cap = h->cells;
+        c->cells = xmalloc(c->cap * sizeof *c->cells);
+    }
+    if (h != NULL && h->items > 0) {
+        c->items_cap = h->items;
+        c->items = xmalloc(c->items_cap * sizeof *c->items);
+    }
     b->ncols++;
     struct cell null_cell = {0};
     for (size_t r = 0; r < b->rows; r++)

@@ -35,6 +35,11 @@ struct row_batch;
 enum batch_add { BATCH_ADDED, BATCH_SCHEMA_CHANGED };
 
 struct row_batch *row_batch_new(const char *topic, int32_t partition);
+/* A new, empty batch of prev's topic and partition whose buffers start at the
+ * sizes prev's reached (for the columns of the same names), so that a steady
+ * stream does not regrow them from nothing after every flush. The sizes are
+ * reserved, not filled: memory never touched costs no RSS. */
+struct row_batch *row_batch_successor(const struct row_batch *prev);
 void row_batch_free(struct row_batch *b);
 
 enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int64_t offset,

@@ -27,7 +27,8 @@ static bool file_sink(void *ctx, const void *data, size_t len)
 
 static int files_written;
 
-static void flush(struct row_batch *b, const char *prefix, const char *why)
+/* Writes the batch and returns its successor, as the pipeline does. */
+static struct row_batch *flush(struct row_batch *b, const char *prefix, const char *why)
 {
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s-%d.parquet", prefix, files_written++);
@@ -46,7 +47,9 @@ static void flush(struct row_batch *b, const char *prefix, const char *why)
     printf("%s\n", s);
     free(s);
     cJSON_Delete(o);
-    row_batch_clear(b);
+    struct row_batch *next = row_batch_successor(b);
+    row_batch_free(b);
+    return next;
 }
 
 static void report(long long offset, const char *result, const char *error)
@@ -87,7 +90,7 @@ static void one_message(struct state *st, const char *value, size_t len)
     }
     if (row_batch_add(st->batch, &st->row, offset, 1700000000000000LL, why, sizeof why) ==
         BATCH_SCHEMA_CHANGED) {
-        flush(st->batch, st->prefix, why);
+        st->batch = flush(st->batch, st->prefix, why);
         if (row_batch_add(st->batch, &st->row, offset, 1700000000000000LL, why, sizeof why) !=
             BATCH_ADDED) {
             fprintf(stderr, "decode_tool: a row does not fit an empty batch\n");
@@ -163,7 +166,7 @@ int main(int argc, char **argv)
         free(data);
     }
     if (row_batch_rows(st.batch) > 0 || files_written == 0)
-        flush(st.batch, st.prefix, "end");
+        st.batch = flush(st.batch, st.prefix, "end");
     row_batch_free(st.batch);
     dbz_row_free(&st.row);
     dbz_decoder_free(st.dec);

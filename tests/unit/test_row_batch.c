@@ -1,0 +1,103 @@
+/* Unit tests of row_batch.c: a successor batch starts empty, with its
+ * predecessor's buffer sizes but none of its columns. */
+#define _GNU_SOURCE /* memmem */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "debezium.h"
+#include "row_batch.h"
+
+static bool buf_sink(void *ctx, const void *data, size_t len)
+{
+    buf_append(ctx, data, len);
+    return true;
+}
+
+static void add(struct row_batch *b, struct dbz_decoder *d, struct dbz_row *row, const char *json,
+                int64_t offset)
+{
+    char err[256], why[256];
+    assert_int_equal(dbz_decode(d, json, strlen(json), row, err, sizeof err), DBZ_ROW);
+    assert_int_equal(row_batch_add(b, row, offset, 1700000000000000LL, why, sizeof why), BATCH_ADDED);
+}
+
+static void write_file(const struct row_batch *b, struct buf *out)
+{
+    struct pq_options opts;
+    pq_options_default(&opts);
+    char err[256];
+    buf_reset(out);
+    assert_true(row_batch_write(b, &opts, buf_sink, out, err, sizeof err));
+    assert_true(out->len > 8);
+    assert_memory_equal(out->data, "PAR1", 4);
+    assert_memory_equal(out->data + out->len - 4, "PAR1", 4);
+}
+
+static bool has(const struct buf *file, const char *text)
+{
+    return memmem(file->data, file->len, text, strlen(text)) != NULL;
+}
+
+static void test_successor_is_empty_and_keeps_no_column(void **state)
+{
+    (void)state;
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 7);
+    char json[256];
+    for (int i = 0; i < 300; i++) { /* past the first growth of every buffer */
+        snprintf(json, sizeof json, "{\"after\":{\"id\":%d,\"first_note\":\"note %d\"},\"op\":\"c\"}", i, i);
+        add(b, d, &row, json, 10 + i);
+    }
+    struct row_batch *next = row_batch_successor(b);
+    assert_int_equal(row_batch_rows(next), 0);
+    assert_int_equal(row_batch_first_offset(next), -1);
+    assert_int_equal(row_batch_rows(b), 300); /* the predecessor is untouched */
+    assert_int_equal(row_batch_first_offset(b), 10);
+
+    struct buf file = {0};
+    write_file(b, &file);
+    assert_true(has(&file, "first_note"));
+    assert_true(has(&file, "note 299"));
+
+    for (int i = 0; i < 400; i++) { /* more than the sizes it was given */
+        snprintf(json, sizeof json, "{\"after\":{\"id\":%d,\"second_note\":\"other %d\"},\"op\":\"u\"}", i, i);
+        add(next, d, &row, json, 1000 + i);
+    }
+    row_batch_free(b); /* the successor owns nothing of it */
+    assert_int_equal(row_batch_rows(next), 400);
+    assert_int_equal(row_batch_first_offset(next), 1000);
+    assert_int_equal(row_batch_last_offset(next), 1399);
+    write_file(next, &file);
+    assert_true(has(&file, "second_note"));
+    assert_true(has(&file, "other 399"));
+    assert_false(has(&file, "first_note")); /* a size hint is not a column */
+
+    struct row_batch *third = row_batch_successor(next);
+    row_batch_free(next);
+    add(third, d, &row, "{\"before\":{\"id\":1},\"after\":null,\"op\":\"d\"}", 5000);
+    write_file(third, &file);
+    assert_false(has(&file, "second_note"));
+    assert_int_equal(row_batch_rows(third), 1);
+
+    buf_free(&file);
+    row_batch_free(third);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_successor_is_empty_and_keeps_no_column),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
