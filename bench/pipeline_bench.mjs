@@ -8,12 +8,12 @@
 //     offset is committed. Prints messages/s of both, b/a, cdc-writer's CPU seconds per
 //     million messages and its peak RSS. The mock keeps only 5 MiB per partition:
 //     MESSAGES x ~1 KB must fit in PARTITIONS x 5 MiB.
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
-  startKafka, startS3, startWriter, writerEnv, stopAll, produce, run, committedOffsets, waitFor, binaries,
+  startKafka, startS3, startWriter, writerEnv, stopAll, produce, run, committedOffsets, waitFor, binaries, freePort,
 } from '../tests/harness/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,6 +36,15 @@ function message(i) {
   }) };
 }
 
+// The sum of one metric's series in cdc-writer's /metrics text.
+function metricSum(text, name) {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
 function procStats(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = 100;
@@ -46,7 +55,8 @@ function procStats(pid) {
 
 try {
   const kafka = await startKafka({ topics: [`${topic}:${partitions}`] });
-  const s3 = await startS3();
+  // On tmpfs when there is one, so that disk write-back does not add noise.
+  const s3 = await startS3({ dir: existsSync('/dev/shm') ? mkdtempSync('/dev/shm/cdcw-bench-s3-') : null });
   for (let start = 0; start < n; start += 50000) {
     const batch = Array.from({ length: Math.min(50000, n - start) }, (_, k) => message(start + k));
     await produce(kafka.bootstrap, batch);
@@ -65,19 +75,28 @@ try {
   // One (b) run per interval in BENCH_INTERVAL (comma-separated), each in its own group.
   for (const interval of (process.env.BENCH_INTERVAL ?? '1,2').split(',')) {
     const group = `bench-${interval}`;
-    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
+    const port = await freePort();
+    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, HTTP_PORT: String(port), ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
     const servicesBefore = [procStats(kafka.pid).cpu, procStats(s3.pid).cpu];
     const t1 = process.hrtime.bigint();
     const writer = startWriter(env);
     let stats = { cpu: 0, peakRss: 0 };
+    let metrics = '';
+    // The writer's own committed-offset gauges, read over HTTP every 100 ms (a
+    // Kafka client per check would cost the same cores more), then checked
+    // against the group's offsets in Kafka.
     await waitFor(async () => {
       stats = procStats(writer.pid);
-      const committed = await committedOffsets(kafka.bootstrap, group, topic, partitions);
-      return committed.reduce((sum, c) => sum + Math.max(c.offset, 0), 0) === n;
-    }, { timeoutMs: 900000, intervalMs: 500, what: 'cdc-writer committing every message' });
+      metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+      return metricSum(metrics, 'cdcw_committed_offset') === n;
+    }, { timeoutMs: 900000, intervalMs: 100, what: 'cdc-writer committing every message' });
     const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
     stats = procStats(writer.pid);
     const servicesCpu = [procStats(kafka.pid).cpu - servicesBefore[0], procStats(s3.pid).cpu - servicesBefore[1]];
+    const committed = await committedOffsets(kafka.bootstrap, group, topic, partitions);
+    const inKafka = committed.reduce((sum, c) => sum + Math.max(c.offset, 0), 0);
+    if (inKafka !== n) throw new Error(`the group's committed offsets add up to ${inKafka}, not ${n}`);
+    const files = metricSum(metrics, 'cdcw_files_written_total');
     await writer.stop();
     if (process.env.BENCH_LOG) (await import('node:fs')).writeFileSync(`${process.env.BENCH_LOG}.${interval}`, writer.log());
     const b = n / writerSecs;
@@ -85,6 +104,7 @@ try {
     console.log(`b/a                             ${(b / a).toFixed(2)}`);
     console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
     console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
+    console.log(`files written                   ${files} (${Math.round(n / files)} rows each on average${servicesCpu[1] > 0 ? `; s3rver ${(servicesCpu[1] * 1000 / files).toFixed(1)} ms CPU per PUT` : ''})`);
     console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES 256 MiB + 64 MiB = 320 MiB)`);
   }
 } finally {
