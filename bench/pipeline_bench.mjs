@@ -65,13 +65,17 @@ try {
   console.log(`produced ${n.toLocaleString('en-US')} messages of ~${size} bytes to ${partitions} partitions`);
 
   const t0 = process.hrtime.bigint();
-  const plain = await run(binaries.kafkaTool, ['consume', kafka.bootstrap, 'plain', `^${topic.replaceAll('.', '\\.')}$`,
-    String(n), '600000', '--quiet'], { timeoutMs: 900000 });
+  // Through bash, whose `times` then reports the consumer's CPU seconds.
+  const plain = await run('bash', ['-c', '"$@"; status=$?; times; exit $status', 'bash', binaries.kafkaTool, 'consume',
+    kafka.bootstrap, 'plain', `^${topic.replaceAll('.', '\\.')}$`, String(n), '600000', '--quiet'], { timeoutMs: 900000 });
   const plainSecs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (plain.code !== 0) throw new Error(`plain consumer: ${plain.stderr}`);
+  const childTimes = plain.stdout.trim().split('\n').at(-1).split(/\s+/)
+    .map((t) => { const [, m, sec] = /(\d+)m([\d.]+)s/.exec(t); return Number(m) * 60 + Number(sec); });
+  const plainCpu = childTimes[0] + childTimes[1];
 
   const a = n / plainSecs;
-  console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included)`);
+  console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included; ${(plainCpu / (n / 1e6)).toFixed(1)} CPU s per million messages)`);
   // One (b) run per interval in BENCH_INTERVAL (comma-separated), each in its own group.
   for (const interval of (process.env.BENCH_INTERVAL ?? '1,2').split(',')) {
     const group = `bench-${interval}`;
