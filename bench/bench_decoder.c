@@ -1,12 +1,16 @@
 /* bench_decoder -- Debezium decoding into column buffers, single-threaded.
  *
- *   bench_decoder gen FILE [N]   writes N (default 1,000,000) envelopes of about
- *                                1 KB (with schema, a realistic mix of types) as NDJSON
+ *   bench_decoder gen FILE [N] [--schemaless]
+ *                                writes N (default 1,000,000) envelopes of about
+ *                                1 KB (with schema, a realistic mix of types) as NDJSON;
+ *                                with --schemaless, the payloads alone (a JSON
+ *                                converter with schemas.enable=false)
  *   bench_decoder run FILE       decodes every line and adds it to column buffers
  *                                (cleared every 100,000 rows, as flushes would);
  *                                prints one JSON object of figures
  * Run by bench/decoder_bench.mjs, which compares it with DuckDB's read_json.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +60,7 @@ static void b64_2(unsigned v, char out[5])
     out[4] = '\0';
 }
 
-static int gen(const char *path, long n)
+static int gen(const char *path, long n, bool schemaless)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
@@ -74,17 +78,21 @@ static int gen(const char *path, long n)
     for (long i = 0; i < n; i++) {
         char amount[5];
         b64_2((unsigned)(rnd() % 8000000), amount);
+        if (schemaless)
+            fputs("{", f);
+        else
+            fprintf(f, "{\"schema\":%s,\"payload\":{", sch);
         fprintf(f,
-                "{\"schema\":%s,\"payload\":{\"before\":null,\"after\":{\"id\":%ld,\"customer_id\":%u,"
+                "\"before\":null,\"after\":{\"id\":%ld,\"customer_id\":%u,"
                 "\"status\":\"%s\",\"amount\":\"%s\",\"price\":%u.%02u,"
                 "\"email\":\"user%u@example.com\","
                 "\"created_at\":%lld,\"gift\":%s},"
                 "\"source\":{\"version\":\"2.7.3.Final\",\"connector\":\"postgresql\",\"ts_ms\":%lld,"
-                "\"table\":\"orders\",\"lsn\":%ld},\"op\":\"%s\",\"ts_ms\":%lld}}\n",
-                sch, i + 1, (unsigned)(rnd() % 100000), statuses[rnd() % 4], amount,
+                "\"table\":\"orders\",\"lsn\":%ld},\"op\":\"%s\",\"ts_ms\":%lld}%s\n",
+                i + 1, (unsigned)(rnd() % 100000), statuses[rnd() % 4], amount,
                 (unsigned)(rnd() % 1000), (unsigned)(rnd() % 100), (unsigned)(rnd() % 1000000),
                 1735689600000000LL + i * 1000, rnd() % 2 ? "true" : "false", 1735689600000LL + i, 24023128L + i, ops[rnd() % 4],
-                1735689600000LL + i + 3);
+                1735689600000LL + i + 3, schemaless ? "" : "}");
     }
     free(sch);
     free(fl);
@@ -145,7 +153,8 @@ static int run(const char *path)
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "gen") == 0)
-        return gen(argv[2], argc > 3 ? atol(argv[3]) : 1000000);
+        return gen(argv[2], argc > 3 ? atol(argv[3]) : 1000000,
+                   argc > 4 && strcmp(argv[4], "--schemaless") == 0);
     if (argc >= 3 && strcmp(argv[1], "run") == 0)
         return run(argv[2]);
     fprintf(stderr, "usage: bench_decoder gen FILE [N] | run FILE\n");

@@ -1,5 +1,6 @@
 // decoder_bench.mjs -- the Debezium decoder against DuckDB's read_json on
-// the same 1,000,000 envelopes, single-threaded, in one run.
+// the same 1,000,000 envelopes, single-threaded, in one run: once with their
+// schema, once schemaless.
 //
 //   node bench/decoder_bench.mjs [N] [BUILD_DIR]
 //
@@ -19,29 +20,35 @@ const n = Number(process.argv[2] ?? 1000000);
 const build = process.argv[3] ?? join(root, 'build');
 const dir = mkdtempSync(join(tmpdir(), 'cdcw-decbench-'));
 try {
-  const file = join(dir, 'envelopes.ndjson');
-  execFileSync(join(build, 'bench_decoder'), ['gen', file, String(n)]);
-  const bytes = statSync(file).size;
-  const ours = JSON.parse(execFileSync(join(build, 'bench_decoder'), ['run', file]).toString());
-
+  const fmt = (x) => Math.round(x).toLocaleString('en-US');
   const db = await DuckDBInstance.create(':memory:', { threads: '1' });
   const conn = await db.connect();
   await conn.run('SET threads=1');
-  const start = process.hrtime.bigint();
-  await conn.run(`CREATE TABLE t AS
-    SELECT unnest(payload.after), payload.op AS _cdc_op, payload.ts_ms AS _cdc_ts, payload.source.ts_ms AS _cdc_source_ts
-    FROM read_json('${file}', format = 'newline_delimited', maximum_object_size = 67108864)`);
-  const duckSeconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const rows = (await conn.runAndReadAll('SELECT count(*)::INTEGER AS n FROM t')).getRowObjectsJson()[0].n;
-  if (rows !== n) throw new Error(`DuckDB produced ${rows} rows, expected ${n}`);
-  conn.closeSync();
+  // With schema ({"schema":..,"payload":..}, the JSON converter's default), then
+  // the payloads alone (schemas.enable=false).
+  for (const form of ['with schema', 'schemaless']) {
+    const file = join(dir, `envelopes-${form.replace(' ', '-')}.ndjson`);
+    const schemaless = form === 'schemaless';
+    execFileSync(join(build, 'bench_decoder'), ['gen', file, String(n), ...(schemaless ? ['--schemaless'] : [])]);
+    const bytes = statSync(file).size;
+    const ours = JSON.parse(execFileSync(join(build, 'bench_decoder'), ['run', file]).toString());
 
-  const fmt = (x) => Math.round(x).toLocaleString('en-US');
-  const duckRate = n / duckSeconds;
-  console.log(`envelopes               ${fmt(n)}, ${fmt(bytes / n)} bytes each on average (with schema), ${fmt(bytes)} bytes`);
-  console.log(`cdc-writer decoder      ${fmt(ours.messages_per_second)} messages/s, ${ours.mb_per_second.toFixed(1)} MB/s (${ours.seconds.toFixed(2)} s)`);
-  console.log(`DuckDB read_json        ${fmt(duckRate)} rows/s, ${(bytes / duckSeconds / 1e6).toFixed(1)} MB/s (${duckSeconds.toFixed(2)} s, 1 thread)`);
-  console.log(`ratio                   ${(ours.messages_per_second / duckRate).toFixed(2)}x DuckDB`);
+    const at = schemaless ? '' : 'payload.';
+    const start = process.hrtime.bigint();
+    await conn.run(`CREATE OR REPLACE TABLE t AS
+      SELECT unnest(${at}after), ${at}op AS _cdc_op, ${at}ts_ms AS _cdc_ts, ${at}source.ts_ms AS _cdc_source_ts
+      FROM read_json('${file}', format = 'newline_delimited', maximum_object_size = 67108864)`);
+    const duckSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const rows = (await conn.runAndReadAll('SELECT count(*)::INTEGER AS n FROM t')).getRowObjectsJson()[0].n;
+    if (rows !== n) throw new Error(`DuckDB produced ${rows} rows, expected ${n}`);
+
+    const duckRate = n / duckSeconds;
+    console.log(`envelopes ${form.padEnd(12)}  ${fmt(n)}, ${fmt(bytes / n)} bytes each on average, ${fmt(bytes)} bytes`);
+    console.log(`  cdc-writer decoder    ${fmt(ours.messages_per_second)} messages/s, ${ours.mb_per_second.toFixed(1)} MB/s (${ours.seconds.toFixed(2)} s)`);
+    console.log(`  DuckDB read_json      ${fmt(duckRate)} rows/s, ${(bytes / duckSeconds / 1e6).toFixed(1)} MB/s (${duckSeconds.toFixed(2)} s, 1 thread)`);
+    console.log(`  ratio                 ${(ours.messages_per_second / duckRate).toFixed(2)}x DuckDB`);
+  }
+  conn.closeSync();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

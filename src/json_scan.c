@@ -169,7 +169,7 @@ static bool scan_string(struct json_scan *s, struct buf *scratch, struct js_str 
         int mask = _mm_movemask_epi8(hit);
         if (mask != 0) {
             q += __builtin_ctz((unsigned)mask);
-            break;
+            goto special; /* q is at the first special byte */
         }
         q += 16;
     }
@@ -186,6 +186,9 @@ static bool scan_string(struct json_scan *s, struct buf *scratch, struct js_str 
             break;
         q += 8;
     }
+#if defined(__SSE2__)
+special:
+#endif
     while (q < s->end && *q != '"' && *q != '\\') {
         if (*q < 0x20) {
             s->p = q;
