@@ -2,6 +2,7 @@
 #include "row_batch.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,10 +314,15 @@ static void push_meta(struct row_batch *b, const struct dbz_row *row, int64_t of
 enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int64_t offset,
                              int64_t processed_at_us, char *why, size_t whylen)
 {
-    /* First check every field against its column: a row is added whole or not at all. */
+    /* First check every field against its column: a row is added whole or not at
+     * all. The columns found are remembered (by index: adding one may move them). */
+    enum { REMEMBERED = 64 };
+    size_t found[REMEMBERED];
     for (size_t i = 0; i < row->nfields; i++) {
         const struct dbz_field *f = &row->fields[i];
         struct column *c = find_column(b, dbz_field_name(row, f), f->name_len);
+        if (i < REMEMBERED)
+            found[i] = c != NULL ? (size_t)(c - b->cols) : SIZE_MAX;
         if (c != NULL && !field_type_equal(&c->type, &f->type)) {
             char from[48], to[48];
             field_type_describe(&c->type, from, sizeof from);
@@ -328,7 +334,11 @@ enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int
     uint64_t stamp = b->rows + 1;
     for (size_t i = 0; i < row->nfields; i++) {
         const struct dbz_field *f = &row->fields[i];
-        struct column *c = find_column(b, dbz_field_name(row, f), f->name_len);
+        struct column *c;
+        if (i < REMEMBERED && found[i] != SIZE_MAX)
+            c = &b->cols[found[i]];
+        else /* a new name, which an earlier field of this row may just have added */
+            c = find_column(b, dbz_field_name(row, f), f->name_len);
         if (c == NULL)
             c = add_column(b, dbz_field_name(row, f), f->name_len, &f->type);
         if (c->stamp == stamp)
