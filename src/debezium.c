@@ -1021,7 +1021,7 @@ static bool decode_image(struct ctx *c, const struct dbz_schema *schema, bool fl
     size_t hint = 0;
     bool deleted = false;
     while ((more = js_next_member(c->s, &name)) == 1) {
-        if (name.len == 0 || memchr(name.ptr, '\0', name.len) != NULL)
+        if (name.len == 0 || (!js_in_input(c->s, name) && memchr(name.ptr, '\0', name.len) != NULL))
             return fail(d, "%s: a field name is empty or holds a NUL character", c->image);
         if (flattened && is_flattened_meta(name.ptr, name.len)) {
             int64_t v;

@@ -70,6 +70,13 @@ bool js_at_end(struct json_scan *s);
 bool js_to_int64(struct js_str text, int64_t *out);
 bool js_to_double(struct json_scan *s, struct js_str text, double *out);
 
+/* True when v points into the scanned input rather than a scratch buffer: the
+ * string had no escapes, so it holds no control character (NUL included). */
+static inline bool js_in_input(const struct json_scan *s, struct js_str v)
+{
+    return (const uint8_t *)v.ptr >= s->begin && (const uint8_t *)v.ptr < s->end;
+}
+
 /* Goes back to `at`, the start of a value the scan has passed (a saved s->p),
  * to read that value again. Only before an error. */
 void js_seek(struct json_scan *s, const uint8_t *at);

@@ -286,6 +286,8 @@ static void note_inferred(struct column *c, const struct dbz_row *row, const str
             int64_t v;
             struct js_str text = {(const char *)row->bytes.data + cell->v.off, cell->len};
             c->seen |= SEEN_INT;
+            if (cell->len <= 15)
+                break; /* under 10^15 < 2^53 in magnitude: exact everywhere */
             if (!js_to_int64(text, &v))
                 c->seen |= SEEN_BIG_INT | SEEN_INEXACT_INT;
             else if (v > (INT64_C(1) << 53) || v < -(INT64_C(1) << 53))
