@@ -754,7 +754,7 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
         double v;
         if (k == JS_NUMBER) {
             bool integer;
-            if (!js_number(c->s, &str, &integer) || !js_to_double(c->s, str, &v))
+            if (!js_number(c->s, &str, &integer) || !js_to_double(str, &v))
                 return fail_syntax(d, c->s, c->base);
         } else if (k == JS_STRING) {
             js_string(c->s, &str);

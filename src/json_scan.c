@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -536,20 +538,78 @@ bool js_to_int64(struct js_str text, int64_t *out)
     return true;
 }
 
-bool js_to_double(struct json_scan *s, struct js_str text, double *out)
+/* Powers of ten that a double holds exactly. */
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Clinger's fast path: a decimal whose digits fit in 2^53 and whose power of
+ * ten is exact is one correctly rounded multiplication or division away, the
+ * same double strtod gives. False (nothing decided) for anything else. */
+static bool fast_decimal(const char *p, const char *end, double *out)
 {
-    char *copy = s->number;
-    if (text.len >= sizeof s->number) {
-        buf_reset(&s->value_scratch);
-        buf_append(&s->value_scratch, text.ptr, text.len);
-        buf_push(&s->value_scratch, '\0');
-        copy = (char *)s->value_scratch.data;
-    } else {
-        memcpy(copy, text.ptr, text.len);
-        copy[text.len] = '\0';
+    bool neg = p < end && *p == '-';
+    if (neg)
+        p++;
+    uint64_t m = 0;
+    int digits = 0, scale = 0;
+    bool any = false;
+    for (; p < end && *p >= '0' && *p <= '9'; p++, any = true) {
+        if (digits > 0 || *p != '0')
+            digits++;
+        if (digits > 19)
+            return false;
+        m = m * 10 + (uint64_t)(*p - '0');
     }
+    if (p < end && *p == '.') {
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++, any = true) {
+            if (digits > 0 || *p != '0')
+                digits++;
+            if (digits > 19)
+                return false;
+            m = m * 10 + (uint64_t)(*p - '0');
+            scale--;
+        }
+    }
+    if (!any)
+        return false;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        bool eneg = p < end && *p == '-';
+        if (p < end && (*p == '-' || *p == '+'))
+            p++;
+        int e = 0;
+        bool edigit = false;
+        for (; p < end && *p >= '0' && *p <= '9'; p++, edigit = true) {
+            if (e > 1000)
+                return false;
+            e = e * 10 + (*p - '0');
+        }
+        if (!edigit)
+            return false;
+        scale += eneg ? -e : e;
+    }
+    if (p != end || m > ((uint64_t)1 << 53) || scale < -22 || scale > 22)
+        return false;
+    double v = (double)m;
+    v = scale >= 0 ? v * exact_pow10[scale] : v / exact_pow10[-scale];
+    *out = neg ? -v : v;
+    return true;
+}
+
+bool js_to_double(struct js_str text, double *out)
+{
+    if (fast_decimal(text.ptr, text.ptr + text.len, out))
+        return true;
+    char small[64];
+    char *copy = text.len < sizeof small ? small : xmalloc(text.len + 1);
+    memcpy(copy, text.ptr, text.len);
+    copy[text.len] = '\0';
     char *end;
     errno = 0;
     *out = strtod(copy, &end);
-    return *end == '\0';
+    bool ok = text.len > 0 && *end == '\0';
+    if (copy != small)
+        free(copy);
+    return ok;
 }

@@ -34,7 +34,6 @@ struct json_scan {
     size_t error_offset;
     bool fresh; /* just entered an object or array: no member read yet */
     struct buf key_scratch, value_scratch;
-    char number[64];
 };
 
 /* Starts a scan of data[0..len); scratch buffers are kept across js_reset(). */
@@ -68,7 +67,9 @@ bool js_at_end(struct json_scan *s);
 
 /* Exact conversions of a number's text. */
 bool js_to_int64(struct js_str text, int64_t *out);
-bool js_to_double(struct json_scan *s, struct js_str text, double *out);
+/* The double nearest a number's text (as strtod rounds it; exact decimals of up
+ * to 15-16 digits without calling it). False when text is not all a number. */
+bool js_to_double(struct js_str text, double *out);
 
 /* True when v points into the scanned input rather than a scratch buffer: the
  * string had no escapes, so it holds no control character (NUL included). */

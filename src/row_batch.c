@@ -424,11 +424,9 @@ static bool append_inferred(struct pq_writer *w, size_t col, const struct column
         return pq_append_i64(w, col, v);
     }
     case PQ_DOUBLE: {
-        char num[400];
-        size_t n = cell->len < sizeof num - 1 ? cell->len : sizeof num - 1;
-        memcpy(num, text, n);
-        num[n] = '\0';
-        return pq_append_double(w, col, strtod(num, NULL));
+        double v = 0;
+        js_to_double((struct js_str){text, cell->len}, &v); /* checked by the decoder */
+        return pq_append_double(w, col, v);
     }
     default:
         if (cell->kind == CELL_BOOL)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,64 @@ struct bad_case {
 
 /* The wide paths of the string scan and of UTF-8 validation stop at the
  * first special byte wherever it falls in a 16- or 32-byte block. */
+/* js_to_double must give strtod's double, bit for bit, on its fast path and off it. */
+static void assert_same_as_strtod(const char *text)
+{
+    double ours = 0, theirs = strtod(text, NULL);
+    assert_true(js_to_double((struct js_str){text, strlen(text)}, &ours));
+    if (memcmp(&ours, &theirs, sizeof ours) != 0)
+        fail_msg("%s: %.17g, strtod %.17g", text, ours, theirs);
+}
+
+static void test_doubles_as_strtod_rounds_them(void **state)
+{
+    (void)state;
+    static const char *const edges[] = {
+        "0", "-0", "0.0", "-0.0", "1", "-1", "0.1", "0.3", "123.45", "-99.99", "1e22", "1e23",
+        "9007199254740992", "9007199254740993", "9007199254740993.0", "1e-22", "1e-23", "4.9e-324",
+        "2.2250738585072014e-308", "1.7976931348623157e308", "1e309", "123456789012345678901234567890",
+        "0.000000000000000000000000000001", "1.5E+3", "2.5e-3", "12345678901234567e-5",
+        "0.1000000000000000055511151231257827021181583404541015625", "100000000000000000000000e-22",
+        "1.00000000000000011102230246251565404236316680908203125",
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        assert_same_as_strtod(edges[i]);
+    /* Random decimals of 1 to 20 digits, the point anywhere, exponents -30..30. */
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    char text[64];
+    for (int k = 0; k < 200000; k++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int ndigits = 1 + (int)(x % 20), point = (int)((x >> 8) % (uint64_t)(ndigits + 1));
+        int exp = (int)((x >> 16) % 61) - 30;
+        size_t n = 0;
+        if ((x >> 24) & 1)
+            text[n++] = '-';
+        uint64_t d = x >> 28;
+        for (int i = 0; i < ndigits; i++) {
+            if (i == point && i > 0)
+                text[n++] = '.';
+            text[n++] = (char)('0' + (i == 0 && ndigits > 1 ? 1 + d % 9 : d % 10));
+            d = d / 10 ? d / 10 : x ^ (uint64_t)i * 0x9E3779B97F4A7C15ULL;
+        }
+        if ((x >> 40) & 1)
+            n += (size_t)snprintf(text + n, sizeof text - n, "e%d", exp);
+        text[n] = '\0';
+        assert_same_as_strtod(text);
+    }
+    /* A number longer than any buffer: its exponent still counts. */
+    char *longest = malloc(1200);
+    memset(longest, '0', 1100);
+    memcpy(longest, "1.", 2);
+    strcpy(longest + 1100, "5e-300");
+    assert_same_as_strtod(longest);
+    free(longest);
+    double v;
+    assert_false(js_to_double((struct js_str){"12ab", 4}, &v));
+    assert_false(js_to_double((struct js_str){"", 0}, &v));
+}
+
 static void test_special_bytes_at_every_position(void **state)
 {
     (void)state;
@@ -214,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_strings_zero_copy_and_escapes),
         cmocka_unit_test(test_skip_gives_raw_text),
         cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_doubles_as_strtod_rounds_them),
         cmocka_unit_test(test_special_bytes_at_every_position),
         cmocka_unit_test(test_errors_say_what_and_where),
     };
