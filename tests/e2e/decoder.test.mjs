@@ -174,6 +174,21 @@ test('without a schema, types are inferred per batch and widened without losing 
   ]);
 });
 
+test('without a schema, fractions become the doubles their text rounds to, however long', async () => {
+  const long = `1.${'0'.repeat(450)}5e-300`; // past any fixed buffer: the exponent must still count
+  const file = ndjsonFile([
+    `{"op":"c","ts_ms":1,"source":{"ts_ms":1},"after":{"price":123.45,"tiny":${long},"neg":-0.0}}`,
+    '{"op":"c","ts_ms":1,"source":{"ts_ms":1},"after":{"price":0.1,"tiny":2.5e-3,"neg":-12345678901234567e-5}}',
+  ]);
+  const { flushes } = await decode([file], { ndjson: true });
+  const f = flushes[0].flush;
+  const rows = await query(`SELECT price, tiny, neg, signbit(neg) AS negative FROM read_parquet(${sql(f)}) ORDER BY _kafka_offset`);
+  assert.deepEqual(rows, [
+    { price: 123.45, tiny: 1e-300, neg: -0, negative: true },
+    { price: 0.1, tiny: 0.0025, neg: -123456789012.34567, negative: true },
+  ]);
+});
+
 test('a declared type change ends the file; an added column does not', async () => {
   const schema = (idType, extra = []) => ({
     type: 'struct', name: 'x.Envelope', fields: [
