@@ -424,6 +424,15 @@ static void row_reset(struct dbz_row *row)
     buf_reserve(&row->names, 64);
 }
 
+/* Forgets the image decoded so far (fields, items and their bytes), keeping
+ * the metadata read beside it. */
+static void forget_image(struct dbz_row *row)
+{
+    row->nfields = 0;
+    row->nitems = 0;
+    buf_reset(&row->bytes);
+}
+
 void dbz_row_free(struct dbz_row *row)
 {
     free(row->fields);
@@ -1183,9 +1192,7 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
             /* Without a schema, an image that does not decode may belong to an
              * operation that ignores it: keep its place, and decode it again
              * below (reporting the error) only if the operation needs it. */
-            row->nfields = 0;
-            row->nitems = 0;
-            buf_reset(&row->bytes);
+            forget_image(row);
             d->err[0] = '\0';
             js_seek(s, at);
             if (!js_skip(s, &raw))
@@ -1247,10 +1254,8 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
         const struct dbz_schema *image_schema = schema != NULL && schema->envelope ? schema : NULL;
         if (schema != NULL && !schema->envelope)
             return fail(d, "schema: describes a flattened record, but the payload is an envelope");
-        if (after_decoded && row->op != 'c' && row->op != 'u' && row->op != 'r') {
-            row->nfields = 0; /* not this operation's image */
-            row->nitems = 0;
-        }
+        if (after_decoded && row->op != 'c' && row->op != 'u' && row->op != 'r')
+            forget_image(row); /* not this operation's image */
         if (row->op == 't' || row->op == 'm') {
             if (image_schema != NULL)
                 for (size_t i = 0; i < image_schema->nfields; i++)
@@ -1272,8 +1277,7 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
     if (flattened) {
         if (schema != NULL && schema->envelope)
             return fail(d, "schema: describes an envelope, but the payload is a flattened record");
-        row->nfields = 0;
-        row->nitems = 0;
+        forget_image(row);
         js_reset(&d->sub, p, len);
         struct ctx ic = {.d = d, .s = &d->sub, .base = base, .row = row, .image = "payload"};
         row->has_ts = row->has_source_ts = false;

@@ -1,7 +1,6 @@
 /* json_scan.c -- see json_scan.h. */
 #include "json_scan.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -606,7 +605,6 @@ bool js_to_double(struct js_str text, double *out)
     memcpy(copy, text.ptr, text.len);
     copy[text.len] = '\0';
     char *end;
-    errno = 0;
     *out = strtod(copy, &end);
     bool ok = text.len > 0 && *end == '\0';
     if (copy != small)
