@@ -157,6 +157,6 @@ int main(int argc, char **argv)
                    argc > 4 && strcmp(argv[4], "--schemaless") == 0);
     if (argc >= 3 && strcmp(argv[1], "run") == 0)
         return run(argv[2]);
-    fprintf(stderr, "usage: bench_decoder gen FILE [N] | run FILE\n");
+    fprintf(stderr, "usage: bench_decoder gen FILE [N] [--schemaless] | run FILE\n");
     return 2;
 }

@@ -5,10 +5,11 @@
 //
 // (a) tests/tools/kafka_tool consumes every message in a group, doing nothing with them;
 // (b) cdc-writer consumes them, writes Parquet to s3rver and commits, until every
-//     offset is committed. Prints messages/s of both, b/a, cdc-writer's CPU seconds per
-//     million messages and its peak RSS. The mock keeps only 5 MiB per partition:
+//     offset is committed. Prints messages/s of both, b/a, the CPU seconds per million
+//     messages of both, cdc-writer's peak RSS and files written, and what the mock and
+//     s3rver spent meanwhile. The mock keeps only 5 MiB per partition:
 //     MESSAGES x ~1 KB must fit in PARTITIONS x 5 MiB.
-import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -102,7 +103,7 @@ try {
     if (inKafka !== n) throw new Error(`the group's committed offsets add up to ${inKafka}, not ${n}`);
     const files = metricSum(metrics, 'cdcw_files_written_total');
     await writer.stop();
-    if (process.env.BENCH_LOG) (await import('node:fs')).writeFileSync(`${process.env.BENCH_LOG}.${interval}`, writer.log());
+    if (process.env.BENCH_LOG) writeFileSync(`${process.env.BENCH_LOG}.${interval}`, writer.log());
     const b = n / writerSecs;
     console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed; WRITE_INTERVAL_SECONDS=${interval})`);
     console.log(`b/a                             ${(b / a).toFixed(2)}`);
