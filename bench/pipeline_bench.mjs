@@ -7,7 +7,9 @@
 // (b) cdc-writer consumes them, writes Parquet to s3rver and commits, until every
 //     offset is committed. Prints messages/s of both, b/a, the CPU seconds per million
 //     messages of both, cdc-writer's peak RSS and files written, and what the mock and
-//     s3rver spent meanwhile. The mock keeps only 5 MiB per partition:
+//     s3rver spent meanwhile, and how each run's time splits into joining the group,
+//     consuming and the last uploads, with the share of the machine's cores busy in
+//     each (measured from /proc/stat). The mock keeps only 5 MiB per partition:
 //     MESSAGES x ~1 KB must fit in PARTITIONS x 5 MiB.
 import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -46,6 +48,17 @@ function metricSum(text, name) {
   return sum;
 }
 
+// Jiffies of the whole machine: all, and busy (all but idle and iowait).
+function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const all = f.slice(0, 8).reduce((x, y) => x + y, 0);
+  return { all, busy: all - f[3] - f[4] };
+}
+
+function busyShare(from, to) {
+  return to.all > from.all ? (to.busy - from.busy) / (to.all - from.all) : 0;
+}
+
 function procStats(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = 100;
@@ -65,18 +78,22 @@ try {
   const size = JSON.stringify(message(0).value).length;
   console.log(`produced ${n.toLocaleString('en-US')} messages of ~${size} bytes to ${partitions} partitions`);
 
+  const cpu0 = machineCpu();
   const t0 = process.hrtime.bigint();
   // Through bash, whose `times` then reports the consumer's CPU seconds.
   const plain = await run('bash', ['-c', '"$@"; status=$?; times; exit $status', 'bash', binaries.kafkaTool, 'consume',
     kafka.bootstrap, 'plain', `^${topic.replaceAll('.', '\\.')}$`, String(n), '600000', '--quiet'], { timeoutMs: 900000 });
   const plainSecs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const plainBusy = busyShare(cpu0, machineCpu());
   if (plain.code !== 0) throw new Error(`plain consumer: ${plain.stderr}`);
+  const plainJoin = JSON.parse(plain.stdout.split('\n').find((l) => l.startsWith('{'))).first_message_ms / 1000;
   const childTimes = plain.stdout.trim().split('\n').at(-1).split(/\s+/)
     .map((t) => { const [, m, sec] = /(\d+)m([\d.]+)s/.exec(t); return Number(m) * 60 + Number(sec); });
   const plainCpu = childTimes[0] + childTimes[1];
 
   const a = n / plainSecs;
   console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included; ${(plainCpu / (n / 1e6)).toFixed(1)} CPU s per million messages)`);
+  console.log(`(a) phases                      joining ${plainJoin.toFixed(1)} s, consuming and leaving ${(plainSecs - plainJoin).toFixed(1)} s (cores ${Math.round(100 * plainBusy)}% busy over both)`);
   // One (b) run per interval in BENCH_INTERVAL (comma-separated), each in its own group.
   for (const interval of (process.env.BENCH_INTERVAL ?? '1,2').split(',')) {
     const group = `bench-${interval}`;
@@ -87,15 +104,23 @@ try {
     const writer = startWriter(env);
     let stats = { cpu: 0, peakRss: 0 };
     let metrics = '';
+    // Phases: until the first message is consumed (group join), until the last one
+    // is, until the last offset is committed; and the machine's busy share in each.
+    const marks = [{ t: t1, cpu: machineCpu() }];
     // The writer's own committed-offset gauges, read over HTTP every 100 ms (a
     // Kafka client per check would cost the same cores more), then checked
     // against the group's offsets in Kafka.
     await waitFor(async () => {
       stats = procStats(writer.pid);
       metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+      const consumed = metricSum(metrics, 'cdcw_messages_consumed_total');
+      if ((marks.length === 1 && consumed > 0) || (marks.length === 2 && consumed === n)) {
+        marks.push({ t: process.hrtime.bigint(), cpu: machineCpu() });
+      }
       return metricSum(metrics, 'cdcw_committed_offset') === n;
     }, { timeoutMs: 900000, intervalMs: 100, what: 'cdc-writer committing every message' });
     const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
+    marks.push({ t: process.hrtime.bigint(), cpu: machineCpu() });
     stats = procStats(writer.pid);
     const servicesCpu = [procStats(kafka.pid).cpu - servicesBefore[0], procStats(s3.pid).cpu - servicesBefore[1]];
     const committed = await committedOffsets(kafka.bootstrap, group, topic, partitions);
@@ -107,6 +132,10 @@ try {
     const b = n / writerSecs;
     console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed; WRITE_INTERVAL_SECONDS=${interval})`);
     console.log(`b/a                             ${(b / a).toFixed(2)}`);
+    if (marks.length === 4) {
+      const phase = (i) => `${(Number(marks[i + 1].t - marks[i].t) / 1e9).toFixed(1)} s (cores ${Math.round(100 * busyShare(marks[i].cpu, marks[i + 1].cpu))}% busy)`;
+      console.log(`(b) phases                      joining ${phase(0)}, consuming ${phase(1)}, last uploads and commits ${phase(2)}`);
+    }
     console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
     console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
     console.log(`files written                   ${files} (${Math.round(n / files)} rows each on average${servicesCpu[1] > 0 ? `; s3rver ${(servicesCpu[1] * 1000 / files).toFixed(1)} ms CPU per PUT` : ''})`);

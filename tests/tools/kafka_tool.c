@@ -12,7 +12,8 @@
  *       joins GROUP subscribed to PATTERN (a regex when it starts with ^),
  *       prints each message as a JSON line (topic, partition, offset, key,
  *       value or null, timestamp) until COUNT messages or TIMEOUT_MS pass;
- *       exit 0 when COUNT were read, 3 on time-out. --quiet prints only {"count":N}.
+ *       exit 0 when COUNT were read, 3 on time-out. --quiet prints only
+ *       {"count":N,"first_message_ms":M}, M counted from the subscription.
  *
  *   kafka_tool committed BOOTSTRAP GROUP TOPIC PARTITIONS
  *       prints {"partition":N,"offset":O} per partition (-1001: none).
@@ -220,7 +221,8 @@ static int consume(const char *bootstrap, const char *group, const char *pattern
         return 2;
     }
     long got = 0;
-    long long deadline = now_ms() + timeout_ms;
+    long long start = now_ms(), first = -1;
+    long long deadline = start + timeout_ms;
     while (got < count && now_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (m == NULL)
@@ -231,14 +233,15 @@ static int consume(const char *bootstrap, const char *group, const char *pattern
         } else {
             if (!quiet)
                 print_message(m);
-            got++;
+            if (got++ == 0)
+                first = now_ms() - start;
         }
         rd_kafka_message_destroy(m);
     }
     if (commit && got > 0)
         rd_kafka_commit(rk, NULL, 0);
     if (quiet)
-        printf("{\"count\":%ld}\n", got);
+        printf("{\"count\":%ld,\"first_message_ms\":%lld}\n", got, first);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return got >= count ? 0 : 3;
