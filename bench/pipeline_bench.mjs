@@ -59,6 +59,14 @@ function busyShare(from, to) {
   return to.all > from.all ? (to.busy - from.busy) / (to.all - from.all) : 0;
 }
 
+// A MAX_BUFFER_BYTES value as cdc-writer reads it: a number with an optional
+// KiB/MiB/GiB (or KB/MB/GB, binary too) suffix.
+function sizeBytes(text) {
+  const m = /^\s*(\d+)\s*([KMG]i?B)?\s*$/i.exec(text);
+  if (!m) throw new Error(`MAX_BUFFER_BYTES='${text}': expected a size such as 256MiB`);
+  return Number(m[1]) * 1024 ** (m[2] ? ' KMG'.indexOf(m[2][0].toUpperCase()) : 0);
+}
+
 function procStats(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = 100;
@@ -139,7 +147,8 @@ try {
     console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
     console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
     console.log(`files written                   ${files} (${Math.round(n / files)} rows each on average${servicesCpu[1] > 0 ? `; s3rver ${(servicesCpu[1] * 1000 / files).toFixed(1)} ms CPU per PUT` : ''})`);
-    console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES 256 MiB + 64 MiB = 320 MiB)`);
+    const budget = sizeBytes(env.MAX_BUFFER_BYTES ?? '256MiB') / 1048576;
+    console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES ${budget} MiB + 64 MiB = ${budget + 64} MiB)`);
   }
 } finally {
   await stopAll();
