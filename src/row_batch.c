@@ -54,6 +54,7 @@ struct row_batch {
     struct column *cols;
     size_t ncols, cols_cap;
     size_t rows;
+    size_t value_bytes; /* column bytes and list cells of all rows (row_batch_memory) */
     struct buf op, ts, source_ts, processed_at, offsets; /* per row */
     struct buf ts_null, source_ts_null;                 /* one byte per row */
     size_t hint;
@@ -115,6 +116,7 @@ void row_batch_clear(struct row_batch *b)
         column_free(&b->cols[i]);
     b->ncols = 0;
     b->rows = 0;
+    b->value_bytes = 0;
     b->hint = 0;
     buf_reset(&b->op);
     buf_reset(&b->ts);
@@ -150,14 +152,14 @@ size_t row_batch_rows(const struct row_batch *b)
     return b->rows;
 }
 
+/* Per row: op (1), ts and its null flag (9), source ts and its flag (9),
+ * processing time (8), offset (8). */
+enum { META_BYTES_PER_ROW = 35 };
+
 size_t row_batch_memory(const struct row_batch *b)
 {
-    size_t m = b->rows * 40;
-    for (size_t i = 0; i < b->ncols; i++) {
-        const struct column *c = &b->cols[i];
-        m += c->cap * sizeof(struct cell) + c->items_cap * sizeof(struct cell) + c->bytes.cap;
-    }
-    return m;
+    /* Every column has a cell in every row, nulls included. */
+    return b->rows * (b->ncols * sizeof(struct cell) + META_BYTES_PER_ROW) + b->value_bytes;
 }
 
 int64_t row_batch_first_offset(const struct row_batch *b)
@@ -348,7 +350,9 @@ enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int
         c->stamp = stamp;
         if (c->type.inferred)
             note_inferred(c, row, &f->cell);
+        size_t before = c->bytes.len + c->nitems * sizeof(struct cell);
         push_cell(c, copy_cell(c, row, f->cell));
+        b->value_bytes += c->bytes.len + c->nitems * sizeof(struct cell) - before;
     }
     struct cell null_cell = {0};
     for (size_t i = 0; i < b->ncols; i++) {

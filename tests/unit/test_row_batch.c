@@ -1,5 +1,6 @@
 /* Unit tests of row_batch.c: a successor batch starts empty, with its
- * predecessor's buffer sizes but none of its columns. */
+ * predecessor's buffer sizes but none of its columns; row_batch_memory()
+ * counts a cell of every column in every row. */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,10 +95,47 @@ static void test_successor_is_empty_and_keeps_no_column(void **state)
     dbz_decoder_free(d);
 }
 
+/* Per row: one 16-byte cell per column, 35 bytes of metadata, the copied values. */
+static void test_memory_counts_every_cell_of_every_row(void **state)
+{
+    (void)state;
+    const size_t cell = sizeof(struct cell), meta = 35;
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0);
+    assert_int_equal(row_batch_memory(b), 0);
+    add(b, d, &row, "{\"after\":{\"s\":\"abcd\"},\"op\":\"c\"}", 0);
+    assert_int_equal(row_batch_memory(b), cell + meta + 4);
+    add(b, d, &row, "{\"after\":{\"s\":\"efghij\"},\"op\":\"c\"}", 1);
+    assert_int_equal(row_batch_memory(b), 2 * (cell + meta) + 4 + 6);
+    /* A column that appears later holds a null cell in each earlier row. */
+    add(b, d, &row, "{\"after\":{\"t\":\"xy\"},\"op\":\"c\"}", 2);
+    assert_int_equal(row_batch_memory(b), 3 * (2 * cell + meta) + 4 + 6 + 2);
+
+    /* Sparse rows: 200 rows of one field each, all names different. The JSON is
+     * ~6 KB; the buffers hold 200 x 200 cells. */
+    row_batch_clear(b);
+    assert_int_equal(row_batch_memory(b), 0);
+    char json[128], value[16];
+    size_t values = 0;
+    for (int i = 0; i < 200; i++) {
+        snprintf(value, sizeof value, "v%d", i);
+        values += strlen(value);
+        snprintf(json, sizeof json, "{\"after\":{\"c%d\":\"%s\"},\"op\":\"c\"}", i, value);
+        add(b, d, &row, json, 10 + i);
+    }
+    assert_int_equal(row_batch_memory(b), 200 * (200 * cell + meta) + values);
+
+    row_batch_free(b);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_successor_is_empty_and_keeps_no_column),
+        cmocka_unit_test(test_memory_counts_every_cell_of_every_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
