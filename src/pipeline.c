@@ -42,7 +42,8 @@ struct part {
     int64_t rows_first_ts, day;
     bool has_day;
     int64_t commit_next; /* last processed offset + 1, -1: nothing pending */
-    size_t bytes;        /* raw message bytes buffered */
+    size_t bytes;        /* raw message bytes buffered (MAX_BATCH_BYTES) */
+    size_t held;         /* what the buffers count against MAX_BUFFER_BYTES (charge()) */
     struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
     int64_t committed, first_offset; /* -1: none yet */
     char partition_text[16];
@@ -72,7 +73,7 @@ struct pipeline {
     struct prefect *prefect;
     struct pq_options pq;
     struct dbz_row row;
-    size_t buffered;  /* message bytes not yet stored: buffers and uploads in flight */
+    size_t buffered;  /* bytes held and not yet stored: buffers and uploads in flight */
     size_t unflushed; /* of which still in partition buffers */
     int64_t limit;    /* MAX_BUFFER_BYTES less librdkafka's prefetch and the writing reserve */
     struct part *last_part; /* messages come in runs of one partition */
@@ -148,7 +149,7 @@ static void define_metrics(struct pipeline *p)
                                    "Partitions assigned, revoked or lost.", METRIC_COUNTER, "event",
                                    NULL, 0);
     m->buffered = metric_series(metrics_family(r, "cdcw_buffered_bytes",
-                                               "Message bytes buffered and not yet stored.",
+                                               "Bytes buffered and not yet stored, as counted against MAX_BUFFER_BYTES.",
                                                METRIC_GAUGE, "", NULL, 0),
                                 NULL);
     m->inflight = metric_series(metrics_family(r, "cdcw_uploads_in_flight",
@@ -229,15 +230,16 @@ static void drop_buffers(struct pipeline *p, struct part *pt)
     if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
         /* A failed upload waiting for its retry: dropped, never committed. */
         p->retries_waiting--;
-        p->buffered -= pt->inflight->message_bytes;
+        p->buffered -= pt->inflight->held;
         upload_job_free(pt->inflight);
         pt->inflight = NULL;
     }
     row_batch_clear(pt->rows);
     error_batch_clear(pt->errors);
-    p->buffered -= pt->bytes;
-    p->unflushed -= pt->bytes;
+    p->buffered -= pt->held;
+    p->unflushed -= pt->held;
     pt->bytes = 0;
+    pt->held = 0;
     pt->has_day = false;
     pt->commit_next = -1;
 }
@@ -377,7 +379,7 @@ static int complete(struct pipeline *p, int timeout_ms)
         if (!j->ok && j->encode_failed) {
             log_error(p->log, "%s [%d]: %s; its buffers are dropped uncommitted", pt->topic,
                       pt->partition, j->err);
-            p->buffered -= j->message_bytes;
+            p->buffered -= j->held;
             pt->inflight = NULL;
             upload_job_free(j);
             done[i] = NULL;
@@ -475,7 +477,7 @@ static int complete(struct pipeline *p, int timeout_ms)
             committed(p, pt, j->commit_next);
         if (pt->commit_next == j->commit_next)
             pt->commit_next = -1;
-        p->buffered -= j->message_bytes;
+        p->buffered -= j->held;
         pt->inflight = NULL;
         upload_job_free(j);
     }
@@ -535,9 +537,10 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
     if (rows == 0 && errors == 0) {
         if (pt->commit_next >= 0) /* only tombstones since the last flush */
             commit(p, pt, pt->commit_next);
-        p->buffered -= pt->bytes; /* their keys: nothing to store */
-        p->unflushed -= pt->bytes;
+        p->buffered -= pt->held; /* their keys: nothing to store */
+        p->unflushed -= pt->held;
         pt->bytes = 0;
+        pt->held = 0;
         pt->has_day = false;
         return true;
     }
@@ -564,9 +567,11 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
     j->nrows = rows;
     j->errors = errors;
     j->commit_next = pt->commit_next;
-    j->message_bytes = pt->bytes; /* still counted in p->buffered until stored */
-    p->unflushed -= pt->bytes;
+    j->message_bytes = pt->bytes;
+    j->held = pt->held; /* still counted in p->buffered until stored */
+    p->unflushed -= pt->held;
     pt->bytes = 0;
+    pt->held = 0;
     pt->has_day = false;
     pt->inflight = j;
     uploader_submit(p->uploader, j);
@@ -581,24 +586,26 @@ static void flush_all(struct pipeline *p, const char *reason)
 
 static int by_bytes_desc(const void *a, const void *b)
 {
-    size_t x = (*(struct part *const *)a)->bytes, y = (*(struct part *const *)b)->bytes;
+    size_t x = (*(struct part *const *)a)->held, y = (*(struct part *const *)b)->held;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Past five sixths of the limit in partition buffers: flushes the largest
- * buffers (those without an upload in flight) until half is left, so
- * memory drains in few, large files while consuming goes on. Looks at most
- * every 50 ms. */
+/* Past five sixths of the limit in partition buffers, or whenever consumption
+ * is paused: flushes the largest buffers (those without an upload in flight)
+ * until half is left, so memory drains in few, large files while consuming
+ * goes on. While paused it must go on flushing below five sixths too, or
+ * buffers left between three quarters (where consumption resumes) and five
+ * sixths would wait for the interval. Looks at most every 50 ms. */
 static void flush_for_memory(struct pipeline *p, double now)
 {
-    if ((int64_t)p->unflushed < p->limit / 6 * 5 || now < p->next_memory_flush)
+    if (((int64_t)p->unflushed < p->limit / 6 * 5 && !p->paused) || now < p->next_memory_flush)
         return;
     p->next_memory_flush = now + 0.05;
     struct part **order = xmalloc(p->nparts * sizeof *order);
     memcpy(order, p->parts, p->nparts * sizeof *order);
     qsort(order, p->nparts, sizeof *order, by_bytes_desc);
     for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->limit / 2; i++)
-        if (order[i]->inflight == NULL && order[i]->bytes > 0)
+        if (order[i]->inflight == NULL && order[i]->held > 0)
             flush_part(p, order[i], "memory", false);
     free(order);
 }
@@ -714,6 +721,19 @@ static void consume_later(struct pipeline *p, const rd_kafka_message_t *m)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* What a partition's buffers count against MAX_BUFFER_BYTES: the memory its
+ * rows take in the column buffers plus its refused messages, or its message
+ * bytes when those are more. Narrow rows take several times their JSON in
+ * cells, so message bytes alone would not bound memory. */
+static void charge(struct pipeline *p, struct part *pt)
+{
+    size_t mem = row_batch_memory(pt->rows) + error_batch_memory(pt->errors);
+    size_t held = mem > pt->bytes ? mem : pt->bytes;
+    p->buffered = p->buffered - pt->held + held;
+    p->unflushed = p->unflushed - pt->held + held;
+    pt->held = held;
+}
+
 static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -761,8 +781,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     }
     pt->commit_next = m->offset + 1;
     pt->bytes += m->len + m->key_len;
-    p->buffered += m->len + m->key_len;
-    p->unflushed += m->len + m->key_len;
+    charge(p, pt);
     if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= p->cfg->max_batch_size)
         flush_part(p, pt, "rows", false);
     else if ((int64_t)pt->bytes >= p->cfg->max_batch_bytes)

@@ -38,7 +38,7 @@ struct upload_job {
     /* The caller's own fields, untouched by the uploader. */
     void *owner;
     int64_t commit_next;
-    size_t nrows, errors, message_bytes;
+    size_t nrows, errors, message_bytes, held;
     char reason[32];
     double started, retry_at;
     int attempts;

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 
 import {
   startKafka, startS3, startPrefect, startWriter, writerEnv, stopAll, produce, committedOffsets,
-  fetchObjects, waitFor, repoRoot,
+  fetchObjects, waitFor, repoRoot, freePort,
 } from '../harness/services.mjs';
 import { query } from '../harness/parquet_reader.mjs';
+import { parsePrometheusText, sum } from '../harness/prom_text.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'cdcw-pipe-'));
 after(async () => {
@@ -286,4 +287,46 @@ test('SIGTERM during a busy run loses nothing', async () => {
   const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'busy2-')));
   assert.equal(rows.length, 3000);
   assert.equal(new Set(rows.map((r) => `${r.p}/${r.o}`)).size, 3000);
+});
+
+// Flattened records that each set 2 of 120 columns: ~50 bytes of JSON, but every
+// column holds a cell in every row, so the buffers take ~2 KB a row. Memory,
+// not message bytes, must count against MAX_BUFFER_BYTES; with a one-hour
+// interval only the memory flushes can drain them.
+test('sparse rows: buffers are bounded by the memory they take, and memory flushes alone keep consumption going', async () => {
+  const n = 60000;
+  const kafka = await startKafka({ topics: [`${topic('sparse')}:2`] });
+  const s3 = await startS3();
+  const msgs = Array.from({ length: n }, (_, i) => ({ topic: topic('sparse'), key: `s${i}`,
+    value: JSON.stringify({ [`c${i % 60}`]: i, [`d${(i * 7) % 60}`]: i % 3, __op: 'c' }) }));
+  const delivered = [];
+  for (let from = 0; from < n; from += 20000) delivered.push(...await produce(kafka.bootstrap, msgs.slice(from, from + 20000)));
+  const ends = await endOffsets(kafka.bootstrap, delivered);
+  const port = await freePort();
+  const budget = 16 << 20;
+  const writer = startWriter(writerEnv({ kafka, s3, extra: {
+    CONSUMER_GROUP_ID: 'sparse', WRITE_INTERVAL_SECONDS: '3600', MAX_BUFFER_BYTES: String(budget),
+    MAX_BATCH_BYTES: '8MiB', HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1',
+  } }));
+  const consumed = async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text(), () => '');
+    return sum(parsePrometheusText(r), 'cdcw_messages_consumed_total');
+  };
+  await waitFor(async () => (await consumed()) === n, { timeoutMs: 120000, what: `all ${n} messages consumed` });
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${writer.pid}/status`, 'utf8'))[1]) * 1024;
+  assert.equal((await writer.stop('SIGTERM')).code, 0, writer.log());
+
+  const memoryFlushes = [...writer.log().matchAll(/flushed \S+ \[\d+\] reason=memory rows=(\d+)/g)].map((m) => Number(m[1]));
+  assert.ok(memoryFlushes.length >= 4, `memory flushes drained the buffers (${memoryFlushes.length} of them)`);
+  // Each file's rows took ~2 KB each in the buffers: none may hold more than the budget allows.
+  for (const rows of memoryFlushes) assert.ok(rows * 120 * 16 < budget, `a memory flush of ${rows} rows fits the budget`);
+  if (process.env.CDCW_SANITIZED !== '1') {
+    // AddressSanitizer's shadow memory and quarantine would make RSS meaningless.
+    assert.ok(hwm < budget + (64 << 20), `peak RSS ${(hwm / 1048576).toFixed(0)} MiB within MAX_BUFFER_BYTES + 64 MiB`);
+  }
+  const committed = await committedOffsets(kafka.bootstrap, 'sparse', topic('sparse'), 2);
+  for (const c of committed) assert.equal(c.offset, ends[`${topic('sparse')}/${c.partition}`], `partition ${c.partition} committed to its end`);
+  const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'sparse-')));
+  assert.equal(rows.length, n);
+  assert.equal(new Set(rows.map((r) => `${r.p}/${r.o}`)).size, n, 'every row once');
 });
