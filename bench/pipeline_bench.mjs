@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import {
   startKafka, startS3, startWriter, writerEnv, stopAll, produce, run, committedOffsets, waitFor, binaries, freePort,
 } from '../tests/harness/services.mjs';
+import { parsePrometheusText, sum } from '../tests/harness/prom_text.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const n = Number(process.argv[2] ?? 1000000);
@@ -37,15 +38,6 @@ function message(i) {
       schema: 'public', table: 'bench', txId: i, lsn: 24023128 + i },
     op: 'c', ts_ms: 1735689600000 + i,
   }) };
-}
-
-// The sum of one metric's series in cdc-writer's /metrics text.
-function metricSum(text, name) {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 // Jiffies of the whole machine: all, and busy (all but idle and iowait).
@@ -111,7 +103,7 @@ try {
     const t1 = process.hrtime.bigint();
     const writer = startWriter(env);
     let stats = { cpu: 0, peakRss: 0 };
-    let metrics = '';
+    let metrics = new Map();
     // Phases: until the first message is consumed (group join), until the last one
     // is, until the last offset is committed; and the machine's busy share in each.
     const marks = [{ t: t1, cpu: machineCpu() }];
@@ -120,21 +112,21 @@ try {
     // against the group's offsets in Kafka.
     await waitFor(async () => {
       stats = procStats(writer.pid);
-      metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
-      const consumed = metricSum(metrics, 'cdcw_messages_consumed_total');
+      metrics = parsePrometheusText(await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => ''));
+      const consumed = sum(metrics, 'cdcw_messages_consumed_total');
       if ((marks.length === 1 && consumed > 0) || (marks.length === 2 && consumed === n)) {
         marks.push({ t: process.hrtime.bigint(), cpu: machineCpu() });
       }
-      return metricSum(metrics, 'cdcw_committed_offset') === n;
+      return sum(metrics, 'cdcw_committed_offset') === n;
     }, { timeoutMs: 900000, intervalMs: 100, what: 'cdc-writer committing every message' });
     const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
     marks.push({ t: process.hrtime.bigint(), cpu: machineCpu() });
     stats = procStats(writer.pid);
     const servicesCpu = [procStats(kafka.pid).cpu - servicesBefore[0], procStats(s3.pid).cpu - servicesBefore[1]];
     const committed = await committedOffsets(kafka.bootstrap, group, topic, partitions);
-    const inKafka = committed.reduce((sum, c) => sum + Math.max(c.offset, 0), 0);
+    const inKafka = committed.reduce((total, c) => total + Math.max(c.offset, 0), 0);
     if (inKafka !== n) throw new Error(`the group's committed offsets add up to ${inKafka}, not ${n}`);
-    const files = metricSum(metrics, 'cdcw_files_written_total');
+    const files = sum(metrics, 'cdcw_files_written_total');
     await writer.stop();
     if (process.env.BENCH_LOG) writeFileSync(`${process.env.BENCH_LOG}.${interval}`, writer.log());
     const b = n / writerSecs;

@@ -584,7 +584,7 @@ static void flush_all(struct pipeline *p, const char *reason)
         flush_part(p, p->parts[i], reason, false);
 }
 
-static int by_bytes_desc(const void *a, const void *b)
+static int by_held_desc(const void *a, const void *b)
 {
     size_t x = (*(struct part *const *)a)->held, y = (*(struct part *const *)b)->held;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -603,7 +603,7 @@ static void flush_for_memory(struct pipeline *p, double now)
     p->next_memory_flush = now + 0.05;
     struct part **order = xmalloc(p->nparts * sizeof *order);
     memcpy(order, p->parts, p->nparts * sizeof *order);
-    qsort(order, p->nparts, sizeof *order, by_bytes_desc);
+    qsort(order, p->nparts, sizeof *order, by_held_desc);
     for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->limit / 2; i++)
         if (order[i]->inflight == NULL && order[i]->held > 0)
             flush_part(p, order[i], "memory", false);

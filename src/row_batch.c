@@ -152,14 +152,12 @@ size_t row_batch_rows(const struct row_batch *b)
     return b->rows;
 }
 
-/* Per row: op (1), ts and its null flag (9), source ts and its flag (9),
- * processing time (8), offset (8). */
-enum { META_BYTES_PER_ROW = 35 };
-
 size_t row_batch_memory(const struct row_batch *b)
 {
     /* Every column has a cell in every row, nulls included. */
-    return b->rows * (b->ncols * sizeof(struct cell) + META_BYTES_PER_ROW) + b->value_bytes;
+    size_t meta = b->op.len + b->ts.len + b->ts_null.len + b->source_ts.len + b->source_ts_null.len +
+                  b->processed_at.len + b->offsets.len;
+    return b->rows * b->ncols * sizeof(struct cell) + meta + b->value_bytes;
 }
 
 int64_t row_batch_first_offset(const struct row_batch *b)
