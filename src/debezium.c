@@ -1126,7 +1126,7 @@ static bool read_source(struct ctx *c)
 {
     enum js_kind k = js_peek(c->s);
     if (k == JS_NULL)
-        return js_literal(c->s);
+        return js_literal(c->s) || fail_syntax(c->d, c->s, c->base); /* "n~ll" peeks as null */
     if (k != JS_OBJECT)
         return k == JS_ERROR ? fail_syntax(c->d, c->s, c->base)
                              : fail(c->d, "payload.source: expected an object, got %s", kind_name(k));

@@ -161,6 +161,15 @@ static void test_schemaless_image_read_before_the_operation(void **state)
     assert_non_null(strstr(f->err, "invalid JSON at byte 17"));
 }
 
+/* A word that starts like null but is not one, where source may be null. */
+static void test_broken_null_source_is_a_syntax_error(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_text(f, "{\"op\":\"m\",\"source\":n~ll}"), DBZ_ERROR);
+    assert_non_null(strstr(f->err, "invalid JSON at byte 19"));
+    assert_int_equal(decode_text(f, "{\"op\":\"m\",\"source\":null}"), DBZ_ROW);
+}
+
 static void test_truncate_and_message_have_no_image(void **state)
 {
     struct fixture *f = *state;
@@ -216,6 +225,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_and_delete_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_without_schema_keeps_json_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schemaless_image_read_before_the_operation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_null_source_is_a_syntax_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_and_message_have_no_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flattened_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_and_key, setup, teardown),
