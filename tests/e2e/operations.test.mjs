@@ -153,7 +153,11 @@ test('/readyz turns unready while s3rver is stopped and ready when it is back; n
   await produce(kafka.bootstrap, batch(10));
   await waitFor(async () => sum(await scrape(port), 'cdcw_upload_failures_total') >= 1, { timeoutMs: 30000, what: 'a failed upload' });
   assert.equal(await committed(), 10, 'nothing committed that is not stored');
-  const during = await scrape(port);
+  // cdcw_buffered_bytes is sampled once a second: the failure can be counted first.
+  const during = await waitFor(async () => {
+    const m = await scrape(port);
+    return sum(m, 'cdcw_buffered_bytes') > 0 ? m : null;
+  }, { timeoutMs: 5000, what: 'cdcw_buffered_bytes > 0 while the upload fails' });
   assert.ok(sum(during, 'cdcw_s3_errors_total', { code: 'connection' }) >= 1);
   assert.ok(sum(during, 'cdcw_buffered_bytes') > 0);
 
