@@ -240,7 +240,11 @@ struct request {
     const void *body;
     size_t body_len;
     const char *content_type;
+    const struct object_meta *meta; /* sent and signed as x-amz-meta-<name> */
+    size_t nmeta;
 };
+
+enum { MAX_META = 8 };
 
 static void build_url(struct object_store *os, const struct request *rq, struct buf *path,
                       struct buf *url)
@@ -336,13 +340,18 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
     for (int attempt = 1; attempt <= os->cfg.max_attempts; attempt++) {
         char amz_date[17];
         sigv4_amz_date((long long)time(NULL), amz_date);
-        struct sigv4_header sh[4];
+        struct sigv4_header sh[4 + MAX_META];
+        char meta_names[MAX_META][80];
         size_t nh = 0;
         sh[nh++] = (struct sigv4_header){"host", os->endpoint};
         sh[nh++] = (struct sigv4_header){"x-amz-content-sha256", payload_hash};
         sh[nh++] = (struct sigv4_header){"x-amz-date", amz_date};
         if (os->session_token)
             sh[nh++] = (struct sigv4_header){"x-amz-security-token", os->session_token};
+        for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
+            snprintf(meta_names[i], sizeof meta_names[i], "x-amz-meta-%s", rq->meta[i].name);
+            sh[nh++] = (struct sigv4_header){meta_names[i], rq->meta[i].value};
+        }
         struct sigv4_request sreq = {
             .method = rq->method, .path = (const char *)path.data, .params = rq->params,
             .nparams = rq->nparams, .headers = sh, .nheaders = nh, .payload_sha256 = payload_hash,
@@ -367,6 +376,10 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
             buf_append(&tok, os->session_token, strlen(os->session_token) + 1);
             hl = curl_slist_append(hl, (const char *)tok.data);
             buf_free(&tok);
+        }
+        for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
+            snprintf(line, sizeof line, "%s: %s", meta_names[i], rq->meta[i].value);
+            hl = curl_slist_append(hl, line);
         }
         struct buf auth = {0};
         buf_append(&auth, "Authorization: ", 15);
@@ -481,10 +494,42 @@ static bool file_key_ok(const char *key, char *err, size_t errlen)
     return true;
 }
 
-static bool file_put(struct object_store *os, const char *key, const void *data, size_t len,
-                     char *err, size_t errlen)
+/* A file:// object's metadata lives in dir/.cdcw-meta/bucket/key, one
+ * "name=value" line each, outside the bucket's tree so no listing sees it. */
+static char *file_meta_path(const struct object_store *os, const char *key)
 {
-    if (!file_key_ok(key, err, errlen))
+    size_t n = strlen(os->root) + strlen(os->bucket) + strlen(key) + 16;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/.cdcw-meta/%s/%s", os->root, os->bucket, key);
+    return p;
+}
+
+static bool file_put_meta(struct object_store *os, const char *key, const struct object_meta *meta,
+                          size_t nmeta, char *err, size_t errlen)
+{
+    char *path = file_meta_path(os, key);
+    bool ok = true;
+    if (nmeta == 0) {
+        unlink(path); /* none, or a stale one from an earlier object */
+    } else if ((ok = make_parents(path, err, errlen))) {
+        FILE *f = fopen(path, "w");
+        ok = f != NULL;
+        for (size_t i = 0; ok && i < nmeta; i++)
+            ok = fprintf(f, "%s=%s\n", meta[i].name, meta[i].value) > 0;
+        if (f != NULL && fclose(f) != 0)
+            ok = false;
+        if (!ok)
+            set_err(err, errlen, "put %s: cannot write its metadata to %s: %s", key, path, strerror(errno));
+    }
+    free(path);
+    return ok;
+}
+
+/* The metadata is written first: an object is never seen with another's. */
+static bool file_put(struct object_store *os, const char *key, const void *data, size_t len,
+                     const struct object_meta *meta, size_t nmeta, char *err, size_t errlen)
+{
+    if (!file_key_ok(key, err, errlen) || !file_put_meta(os, key, meta, nmeta, err, errlen))
         return false;
     char *final = file_path(os, key);
     size_t tl = strlen(final) + 32;
@@ -722,6 +767,8 @@ bool object_store_list(struct object_store *os, const char *prefix, int page_siz
 struct object_upload {
     struct object_store *os;
     char *key;
+    const struct object_meta *meta;
+    size_t nmeta;
     struct buf pending; /* bytes not yet sent */
     char upload_id[1024];
     struct buf completion; /* <Part>...</Part> list */
@@ -731,9 +778,17 @@ struct object_upload {
 
 struct object_upload *object_upload_begin(struct object_store *os, const char *key)
 {
+    return object_upload_begin_meta(os, key, NULL, 0);
+}
+
+struct object_upload *object_upload_begin_meta(struct object_store *os, const char *key,
+                                               const struct object_meta *meta, size_t nmeta)
+{
     struct object_upload *u = xcalloc(1, sizeof *u);
     u->os = os;
     u->key = xstrdup(key);
+    u->meta = meta;
+    u->nmeta = nmeta;
     return u;
 }
 
@@ -744,7 +799,8 @@ static bool upload_part(struct object_upload *u, const void *data, size_t len, c
     char what[1200];
     if (u->upload_id[0] == '\0') {
         struct sigv4_param p[] = {{"uploads", ""}};
-        struct request rq = {.method = "POST", .key = u->key, .params = p, .nparams = 1};
+        struct request rq = {.method = "POST", .key = u->key, .params = p, .nparams = 1,
+                             .meta = u->meta, .nmeta = u->nmeta};
         snprintf(what, sizeof what, "CreateMultipartUpload %s", u->key);
         if (!perform(os, &rq, what, err, errlen))
             return false;
@@ -851,10 +907,10 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
     if (!ok)
         set_err(err, errlen, "upload of %s already failed", u->key);
     if (ok && os->root != NULL) {
-        ok = file_put(os, u->key, u->pending.data, u->pending.len, err, errlen);
+        ok = file_put(os, u->key, u->pending.data, u->pending.len, u->meta, u->nmeta, err, errlen);
     } else if (ok && u->parts == 0 && u->pending.len <= os->cfg.multipart_threshold) {
         struct request rq = {.method = "PUT", .key = u->key, .body = u->pending.data,
-                             .body_len = u->pending.len};
+                             .body_len = u->pending.len, .meta = u->meta, .nmeta = u->nmeta};
         char what[1200];
         snprintf(what, sizeof what, "PutObject %s", u->key);
         ok = perform(os, &rq, what, err, errlen);
@@ -903,18 +959,92 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
 bool object_store_put(struct object_store *os, const char *key, const void *data, size_t len,
                       char *err, size_t errlen)
 {
+    return object_store_put_meta(os, key, data, len, NULL, 0, err, errlen);
+}
+
+bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
+                           const struct object_meta *meta, size_t nmeta, char *err, size_t errlen)
+{
     if (os->root != NULL)
-        return file_put(os, key, data, len, err, errlen);
+        return file_put(os, key, data, len, meta, nmeta, err, errlen);
     if (len <= os->cfg.multipart_threshold) { /* one request, straight from the caller's bytes */
-        struct request rq = {.method = "PUT", .key = key, .body = data, .body_len = len};
+        struct request rq = {.method = "PUT", .key = key, .body = data, .body_len = len,
+                             .meta = meta, .nmeta = nmeta};
         char what[1200];
         snprintf(what, sizeof what, "PutObject %s", key);
         return perform(os, &rq, what, err, errlen);
     }
-    struct object_upload *u = object_upload_begin(os, key);
+    struct object_upload *u = object_upload_begin_meta(os, key, meta, nmeta);
     if (!object_upload_write(u, data, len, err, errlen)) {
         object_upload_abort(u);
         return false;
     }
     return object_upload_finish(u, err, errlen);
+}
+
+/* The value of header `name` (case-insensitive) in raw response headers. */
+static bool header_value(const struct buf *headers, const char *name, char *out, size_t outlen)
+{
+    const char *h = (const char *)headers->data;
+    size_t nl = strlen(name);
+    for (size_t i = 0; i + nl < headers->len; i++) {
+        if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, name, nl) == 0 && h[i + nl] == ':') {
+            const char *v = h + i + nl + 1;
+            const char *end = h + headers->len;
+            while (v < end && *v == ' ')
+                v++;
+            size_t vl = 0;
+            while (v + vl < end && v[vl] != '\r' && v[vl] != '\n')
+                vl++;
+            snprintf(out, outlen, "%.*s", (int)vl, v);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool file_head(struct object_store *os, const char *key, const char *name, bool *found,
+                      char *value, size_t vlen, char *err, size_t errlen)
+{
+    if (!file_key_ok(key, err, errlen))
+        return false;
+    char *path = file_path(os, key);
+    struct stat st;
+    *found = stat(path, &st) == 0;
+    free(path);
+    if (!*found)
+        return true;
+    path = file_meta_path(os, key);
+    FILE *f = fopen(path, "r");
+    free(path);
+    char line[1200];
+    size_t nl = strlen(name);
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, name, nl) == 0 && line[nl] == '=') {
+            snprintf(value, vlen, "%.*s", (int)strcspn(line + nl + 1, "\n"), line + nl + 1);
+            break;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    return true;
+}
+
+bool object_store_head(struct object_store *os, const char *key, const char *name, bool *found,
+                       char *value, size_t vlen, char *err, size_t errlen)
+{
+    value[0] = '\0';
+    *found = false;
+    if (os->root != NULL)
+        return file_head(os, key, name, found, value, vlen, err, errlen);
+    struct request rq = {.method = "HEAD", .key = key};
+    char what[1200];
+    snprintf(what, sizeof what, "HeadObject %s", key);
+    if (!perform(os, &rq, what, err, errlen))
+        return os->status == 404; /* not there: an answer, not a failure */
+    *found = true;
+    char header[96];
+    snprintf(header, sizeof header, "x-amz-meta-%s", name);
+    header_value(&os->headers, header, value, vlen);
+    return true;
 }

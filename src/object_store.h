@@ -80,6 +80,21 @@ bool object_store_check_bucket(struct object_store *os, bool create, char *err, 
 
 bool object_store_put(struct object_store *os, const char *key, const void *data, size_t len,
                       char *err, size_t errlen);
+
+/* User metadata stored with an object: sent and signed as x-amz-meta-<name>
+ * (name in lower case, value ASCII); a file:// target keeps it in
+ * dir/.cdcw-meta/bucket/key. At most 8 pairs. */
+struct object_meta {
+    const char *name, *value;
+};
+bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
+                           const struct object_meta *meta, size_t nmeta, char *err, size_t errlen);
+
+/* Whether key exists (*found) and, if it does, the value of its metadata
+ * `name` in value ("" when it has none). False only when the store could not
+ * tell (the error in err); a missing key is an answer, not an error. */
+bool object_store_head(struct object_store *os, const char *key, const char *name, bool *found,
+                       char *value, size_t vlen, char *err, size_t errlen);
 bool object_store_get(struct object_store *os, const char *key, struct buf *out, char *err,
                       size_t errlen);
 
@@ -94,6 +109,9 @@ bool object_store_list(struct object_store *os, const char *prefix, int page_siz
  * (or a failed write/finish) leaves nothing behind. */
 struct object_upload;
 struct object_upload *object_upload_begin(struct object_store *os, const char *key);
+/* The same with metadata; meta must stay valid until finish() or abort(). */
+struct object_upload *object_upload_begin_meta(struct object_store *os, const char *key,
+                                               const struct object_meta *meta, size_t nmeta);
 bool object_upload_write(struct object_upload *u, const void *data, size_t len, char *err,
                          size_t errlen);
 bool object_upload_finish(struct object_upload *u, char *err, size_t errlen);

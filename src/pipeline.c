@@ -7,9 +7,23 @@
  * triggers Prefect and is committed. Rebalance callbacks run inside
  * rd_kafka_consumer_poll(), on this same thread, so they can wait for their
  * partitions' uploads and commit directly.
+ *
+ * The delivery guarantee rests on these invariants (asserted where they are
+ * relied on; the sanitizer build keeps the asserts):
+ * 1. A partition has at most one flush in flight (part.inflight).
+ * 2. No flush of a partition starts while its inflight is set or its
+ *    commit_pending is: so at most one stored file of a partition is ever
+ *    uncommitted, and a failed commit is retried before anything newer of it
+ *    is written.
+ * 3. An offset counts as committed only in on_commit(), on the broker's
+ *    acknowledgement, for synchronous and asynchronous commits alike.
+ * 4. While a replay cut is set (part.cut_at), no file of the partition holds
+ *    a message past it: a new owner's file ends where the earlier owner's
+ *    stored file with the same key ends.
  */
 #include "pipeline.h"
 
+#include <assert.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +56,18 @@ struct part {
     int64_t rows_first_ts, day;
     bool has_day;
     int64_t commit_next; /* last processed offset + 1, -1: nothing pending */
+    /* A stored flush's offset whose commit is not acknowledged yet (-1: none).
+     * While it is set, no new flush of the partition starts (invariant 2). */
+    int64_t commit_pending;
+    bool commit_sent;        /* its request awaits an answer (asynchronous commits) */
+    double commit_retry_at;  /* after a failure: when to send it again */
+    int commit_attempts;
+    /* Replay cuts: after an assignment, each new file first asks the store
+     * whether an earlier owner stored a file under the same key, and if so
+     * ends where that one ends (cut_at, -1: no cut), so two owners' cuts
+     * never overlap. */
+    bool probing;
+    int64_t cut_at;
     size_t bytes;        /* raw message bytes buffered (MAX_BATCH_BYTES) */
     size_t held;         /* what the buffers count against MAX_BUFFER_BYTES (charge()) */
     struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
@@ -54,7 +80,7 @@ struct part {
 struct pipeline_metrics {
     struct metric_family *consumed, *consumed_bytes, *tombstones, *rows, *raw_bytes, *parquet_bytes,
         *files, *flushes, *flush_seconds, *encode_seconds, *upload_seconds, *upload_failures,
-        *error_rows, *prefect, *commits, *committed, *lag, *rebalances;
+        *error_rows, *prefect, *commits, *committed, *lag, *rebalances, *replay_cuts;
     struct metric *buffered, *inflight, *assigned, *paused, *build_info;
 };
 
@@ -70,6 +96,7 @@ struct pipeline {
     struct object_store *store;
     struct uploader *uploader;
     rd_kafka_queue_t *consumer_queue; /* yielded by upload workers to end a poll early */
+    rd_kafka_queue_t *commit_queue;   /* answers to asynchronous commits, served by serve_commits() */
     struct prefect *prefect;
     struct pq_options pq;
     struct dbz_row row;
@@ -120,7 +147,7 @@ static void define_metrics(struct pipeline *p)
                               METRIC_COUNTER, "topic,kind", NULL, 0);
     m->flushes = metrics_family(r, "cdcw_flushes_total",
                                 "Flushes started, by reason (interval, rows, bytes, day-change, "
-                                "schema-change, memory, revoke, shutdown).",
+                                "schema-change, memory, revoke, shutdown, replay-cut).",
                                 METRIC_COUNTER, "topic,reason", NULL, 0);
     m->flush_seconds = metrics_family(r, "cdcw_flush_duration_seconds",
                                       "From the start of a flush until its files are stored.",
@@ -137,7 +164,7 @@ static void define_metrics(struct pipeline *p)
     m->prefect = metrics_family(r, "cdcw_prefect_triggers_total",
                                 "Prefect flow run requests, by result (ok, failed, skipped).", METRIC_COUNTER,
                                 "table,result", NULL, 0);
-    m->commits = metrics_family(r, "cdcw_commits_total", "Offset commit requests, by result (ok, failed).",
+    m->commits = metrics_family(r, "cdcw_commits_total", "Offset commit requests, by their answer (ok, failed).",
                                 METRIC_COUNTER, "result", NULL, 0);
     m->committed = metrics_family(r, "cdcw_committed_offset",
                                   "Offset last committed (the next offset to read).", METRIC_GAUGE,
@@ -145,6 +172,10 @@ static void define_metrics(struct pipeline *p)
     m->lag = metrics_family(r, "cdcw_consumer_lag",
                             "High watermark minus the committed offset (messages not yet in the lake).",
                             METRIC_GAUGE, "topic,partition", NULL, 0);
+    m->replay_cuts = metrics_family(r, "cdcw_replay_cuts_total",
+                                    "Files cut to end where an earlier owner's stored, uncommitted "
+                                    "file ends.",
+                                    METRIC_COUNTER, "topic", NULL, 0);
     m->rebalances = metrics_family(r, "cdcw_rebalance_events_total",
                                    "Partitions assigned, revoked or lost.", METRIC_COUNTER, "event",
                                    NULL, 0);
@@ -209,6 +240,9 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
     pt->rows = row_batch_new(topic, partition);
     pt->errors = error_batch_new(topic, partition);
     pt->commit_next = -1;
+    pt->commit_pending = -1;
+    pt->probing = true;
+    pt->cut_at = -1;
     pt->committed = -1;
     pt->first_offset = -1;
     snprintf(pt->partition_text, sizeof pt->partition_text, "%d", (int)partition);
@@ -242,6 +276,8 @@ static void drop_buffers(struct pipeline *p, struct part *pt)
     pt->held = 0;
     pt->has_day = false;
     pt->commit_next = -1;
+    pt->commit_pending = -1; /* never acknowledged: the next owner reads it again */
+    pt->commit_sent = false;
 }
 
 static void remove_part(struct pipeline *p, struct part *pt)
@@ -270,9 +306,10 @@ static void remove_part(struct pipeline *p, struct part *pt)
  * A flush encodes the partition's buffers into Parquet files in memory and
  * hands them to the uploader's threads; consuming goes on meanwhile. When
  * the files are stored, complete() triggers Prefect once per topic and
- * commits. One flush per partition is in flight at a time, so commits follow
- * the order of the data; a failed upload is retried with backoff and its
- * offsets stay uncommitted until it succeeds.
+ * commits. One flush per partition is in flight, and none starts before the
+ * previous one's commit is acknowledged, so commits follow the order of the
+ * data; a failed upload or commit is retried with backoff, and the offsets
+ * stay uncommitted until it succeeds.
  */
 
 /* Lag: the high watermark (as last fetched, no request) minus the committed
@@ -301,24 +338,112 @@ static void count_commit(struct pipeline *p, bool ok)
     metric_add(metric_series(p->m.commits, (const char *[]){ok ? "ok" : "failed"}), 1);
 }
 
-static bool commit(struct pipeline *p, struct part *pt, int64_t offset)
+/* Backoff of a failed commit: 0.5 s doubling to 16 s. */
+static double commit_backoff(int attempts)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = offset;
-    rd_kafka_resp_err_t e = rd_kafka_commit(p->rk, list, p->cfg->kafka_commit_async ? 1 : 0);
-    rd_kafka_topic_partition_list_destroy(list);
-    count_commit(p, e == RD_KAFKA_RESP_ERR_NO_ERROR);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        log_error(p->log, "commit of %s [%d] at offset %lld failed: %s (the data is stored; "
-                          "a replay overwrites the same keys)",
-                  pt->topic, pt->partition, (long long)offset, rd_kafka_err2str(e));
-        return false;
+    return attempts >= 6 ? 16.0 : 0.25 * (double)(1 << attempts);
+}
+
+/* The answer to a commit request, synchronous or not: a partition's pending
+ * offset counts as committed only here, once the broker acknowledged it. */
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                      void *opaque)
+{
+    (void)rk;
+    struct pipeline *p = opaque;
+    bool all_ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; offsets != NULL && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &offsets->elems[i];
+        struct part *pt = find_part(p, e->topic, e->partition, false);
+        if (pt == NULL || !pt->commit_sent || pt->commit_pending != e->offset)
+            continue; /* revoked meanwhile, or an answer to an older request */
+        pt->commit_sent = false;
+        rd_kafka_resp_err_t pe = e->err != RD_KAFKA_RESP_ERR_NO_ERROR ? e->err : err;
+        if (pe == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            log_debug(p->log, "committed %s [%d] at offset %lld", pt->topic, pt->partition,
+                      (long long)e->offset);
+            pt->commit_pending = -1;
+            pt->commit_attempts = 0;
+            committed(p, pt, e->offset);
+            continue;
+        }
+        all_ok = false;
+        double delay = commit_backoff(pt->commit_attempts++);
+        pt->commit_retry_at = now_s() + delay;
+        log_error(p->log, "commit of %s [%d] at offset %lld failed: %s (the data is stored; the "
+                          "commit is retried in %.1f s before the partition's next file)",
+                  pt->topic, pt->partition, (long long)e->offset, rd_kafka_err2str(pe), delay);
     }
-    log_debug(p->log, "committed %s [%d] at offset %lld", pt->topic, pt->partition, (long long)offset);
-    committed(p, pt, offset);
-    if (pt->commit_next == offset)
-        pt->commit_next = -1;
-    return true;
+    if (offsets == NULL && err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* No per-partition answer: every request outstanding failed. */
+        for (size_t i = 0; i < p->nparts; i++) {
+            struct part *pt = p->parts[i];
+            if (!pt->commit_sent)
+                continue;
+            pt->commit_sent = false;
+            pt->commit_retry_at = now_s() + commit_backoff(pt->commit_attempts++);
+        }
+        log_error(p->log, "commit failed: %s (the data is stored; the commit is retried)", rd_kafka_err2str(err));
+    }
+    count_commit(p, all_ok);
+}
+
+/* Sends the pending commits of the given partitions (those not already
+ * awaiting an answer) in one request. Synchronous commits are answered
+ * before this returns; asynchronous ones in serve_commits(). */
+static void send_commits(struct pipeline *p, struct part **parts, size_t n)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n > 0 ? (int)n : 1);
+    for (size_t i = 0; i < n; i++) {
+        struct part *pt = parts[i];
+        if (pt->commit_pending < 0 || pt->commit_sent)
+            continue;
+        rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = pt->commit_pending;
+        pt->commit_sent = true;
+    }
+    if (list->cnt > 0) {
+        bool async = p->cfg->kafka_commit_async;
+        /* Invariant 3: the offsets count as committed in on_commit(), not here. */
+        rd_kafka_resp_err_t e = rd_kafka_commit_queue(p->rk, list, async ? p->commit_queue : NULL,
+                                                      on_commit, p);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && async)
+            on_commit(p->rk, e, list, p); /* refused before it was sent: no answer will come */
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void send_commit(struct pipeline *p, struct part *pt)
+{
+    send_commits(p, &pt, 1);
+}
+
+/* Serves the answers to asynchronous commits. */
+static void serve_commits(struct pipeline *p, int timeout_ms)
+{
+    if (p->commit_queue == NULL)
+        return;
+    while (rd_kafka_queue_poll_callback(p->commit_queue, timeout_ms) > 0)
+        timeout_ms = 0;
+}
+
+/* Sends again the failed commits whose backoff is over (all of them, with force). */
+static void commit_due(struct pipeline *p, bool force)
+{
+    double now = now_s();
+    size_t n = 0;
+    struct part **due = NULL;
+    for (size_t i = 0; i < p->nparts; i++) {
+        struct part *pt = p->parts[i];
+        if (pt->commit_pending >= 0 && !pt->commit_sent && pt->inflight == NULL &&
+            (force || now >= pt->commit_retry_at)) {
+            if (due == NULL)
+                due = xmalloc(p->nparts * sizeof *due);
+            due[n++] = pt;
+        }
+    }
+    if (n > 0)
+        send_commits(p, due, n);
+    free(due);
 }
 
 enum { PREFECT_PAUSE_S = 30 };
@@ -450,38 +575,34 @@ static int complete(struct pipeline *p, int timeout_ms)
     if (any)
         failpoint_before_commit(p);
     /* One commit request for every partition stored in this round. */
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
-    for (int i = 0; i < n; i++) {
-        if (done[i] == NULL)
-            continue;
-        struct part *pt = done[i]->owner;
-        rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = done[i]->commit_next;
-    }
-    bool commit_ok = true;
-    if (list->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(p->rk, list, p->cfg->kafka_commit_async ? 1 : 0);
-        commit_ok = e == RD_KAFKA_RESP_ERR_NO_ERROR;
-        count_commit(p, commit_ok);
-        if (!commit_ok)
-            log_error(p->log, "commit of %d partitions failed: %s (the data is stored; a replay "
-                              "overwrites the same keys)",
-                      list->cnt, rd_kafka_err2str(e));
-    }
-    rd_kafka_topic_partition_list_destroy(list);
+    struct part **stored = n > 0 ? xmalloc((size_t)n * sizeof *stored) : NULL;
+    size_t nstored = 0;
     for (int i = 0; i < n; i++) {
         if (done[i] == NULL)
             continue;
         j = done[i];
         struct part *pt = j->owner;
-        if (commit_ok && j->commit_next >= 0)
-            committed(p, pt, j->commit_next);
+        assert(pt->commit_pending < 0); /* invariant 2: no flush started over a pending commit */
+        pt->commit_pending = j->commit_next;
+        pt->commit_attempts = 0;
         if (pt->commit_next == j->commit_next)
             pt->commit_next = -1;
         p->buffered -= j->held;
         pt->inflight = NULL;
         upload_job_free(j);
+        stored[nstored++] = pt;
     }
+    if (nstored > 0 && p->failpoint != NULL && strcmp(p->failpoint, "skip-commits") == 0) {
+        /* A test's stand-in for an earlier owner whose commits were lost: each
+         * file counts as committed, and no request is sent. */
+        for (size_t i = 0; i < nstored; i++)
+            stored[i]->commit_pending = -1;
+        nstored = 0;
+    }
+    send_commits(p, stored, nstored);
+    free(stored);
     free(done);
+    serve_commits(p, 0);
     return n;
 }
 
@@ -501,21 +622,30 @@ static void retry_due(struct pipeline *p, bool force)
     }
 }
 
-/* Waits until the partition has no upload in flight. With a failed upload,
- * retries it once at once; false when it still fails. */
+/* Waits until the partition has no upload in flight and no commit pending.
+ * A failed upload is retried once at once, and so is a failed commit; false
+ * when either still fails. */
 static bool wait_part(struct pipeline *p, struct part *pt)
 {
-    bool retried = false;
-    while (pt->inflight != NULL) {
-        if (pt->inflight->retry_at > 0) {
+    bool retried = false, recommitted = false;
+    while (pt->inflight != NULL || pt->commit_pending >= 0) {
+        if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
             if (retried)
                 return false;
             retried = true;
             pt->inflight->retry_at = 0;
             p->retries_waiting--;
             uploader_submit(p->uploader, pt->inflight);
+        } else if (pt->inflight == NULL && !pt->commit_sent) {
+            if (recommitted)
+                return false;
+            recommitted = true;
+            send_commit(p, pt);
+            continue;
         }
-        complete(p, 200);
+        complete(p, pt->inflight != NULL ? 200 : 0);
+        if (pt->inflight == NULL && pt->commit_sent)
+            serve_commits(p, 200);
         health_beat(p->health); /* waiting on the store is progress, not a hang */
     }
     return true;
@@ -523,11 +653,11 @@ static bool wait_part(struct pipeline *p, struct part *pt)
 
 /* Starts a flush of the partition: encodes its buffers and submits the
  * upload. With `wait`, returns once it is stored and committed (false when
- * it could not be). Without, a partition with an upload in flight is left
- * for a later flush. */
+ * it could not be). Without, a partition with an upload in flight or a
+ * commit pending is left for a later flush. */
 static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, bool wait)
 {
-    if (pt->inflight != NULL) {
+    if (pt->inflight != NULL || pt->commit_pending >= 0) {
         if (!wait)
             return true;
         if (!wait_part(p, pt))
@@ -535,8 +665,14 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
     }
     size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
     if (rows == 0 && errors == 0) {
-        if (pt->commit_next >= 0) /* only tombstones since the last flush */
-            commit(p, pt, pt->commit_next);
+        if (pt->commit_next >= 0) { /* only tombstones since the last flush */
+            pt->commit_pending = pt->commit_next;
+            pt->commit_attempts = 0;
+            pt->commit_next = -1;
+            send_commit(p, pt);
+            if (wait && !wait_part(p, pt))
+                return false;
+        }
         p->buffered -= pt->held; /* their keys: nothing to store */
         p->unflushed -= pt->held;
         pt->bytes = 0;
@@ -544,6 +680,7 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
         pt->has_day = false;
         return true;
     }
+    assert(pt->inflight == NULL && pt->commit_pending < 0); /* invariants 1 and 2 */
     metric_add(metric_series(p->m.flushes, (const char *[]){pt->topic, reason}), 1);
     struct upload_job *j = xcalloc(1, sizeof *j);
     j->owner = pt;
@@ -567,6 +704,7 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
     j->nrows = rows;
     j->errors = errors;
     j->commit_next = pt->commit_next;
+    j->last_offset = pt->commit_next - 1;
     j->message_bytes = pt->bytes;
     j->held = pt->held; /* still counted in p->buffered until stored */
     p->unflushed -= pt->held;
@@ -734,6 +872,38 @@ static void charge(struct pipeline *p, struct part *pt)
     pt->held = held;
 }
 
+/* Before the first row or refused message of a file after an assignment:
+ * did an earlier owner store a file under the same key without committing
+ * it? Then this file ends where that one ends (its cdc-last-offset), so the
+ * two owners' files cover the same offsets and the rewrite replaces it
+ * exactly. The first key that is not there ends the probing. */
+static void probe_replay(struct pipeline *p, struct part *pt, const char *area, int64_t ts, int64_t offset)
+{
+    char key[1024], value[32] = "", err[1024];
+    bool found = false;
+    lake_object_key(key, sizeof key, area, pt->table, ts, pt->partition, offset);
+    if (!object_store_head(p->store, key, UPLOAD_META_LAST_OFFSET, &found, value, sizeof value, err,
+                           sizeof err)) {
+        log_warn(p->log, "%s [%d]: could not check for an earlier owner's file at offset %lld (%s); "
+                         "files are cut as usual from here",
+                 pt->topic, pt->partition, (long long)offset, err);
+        pt->probing = false;
+        return;
+    }
+    char *end = value;
+    long long last = found ? strtoll(value, &end, 10) : -1;
+    if (found && value[0] != '\0' && *end == '\0' && last >= offset) {
+        if (last > pt->cut_at)
+            pt->cut_at = last;
+        count_topic(p->m.replay_cuts, pt->topic, 1);
+        log_info(p->log, "%s [%d]: offsets %lld to %lld are stored, not committed, in %s: this file "
+                         "ends at %lld too",
+                 pt->topic, pt->partition, (long long)offset, last, key, last);
+    } else if (pt->cut_at < 0) {
+        pt->probing = false; /* nothing stored from here on */
+    }
+}
+
 static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -743,6 +913,13 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     int64_t processed_at = wall_us();
     if (ts < 0)
         ts = processed_at / 1000; /* no Kafka timestamp: the processing time names the file */
+    if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
+        if (!flush_part(p, pt, "replay-cut", true)) {
+            consume_later(p, m);
+            return;
+        }
+        pt->cut_at = -1;
+    }
     int64_t day = lake_day(ts);
     if (pt->has_day && day != pt->day && !flush_part(p, pt, "day-change", true)) {
         consume_later(p, m); /* a file never spans two days */
@@ -755,6 +932,10 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     if (pt->first_offset < 0)
         pt->first_offset = m->offset;
     enum dbz_result r = dbz_decode(pt->decoder, m->payload, m->len, &p->row, err, sizeof err);
+    assert(pt->cut_at < 0 || m->offset <= pt->cut_at); /* invariant 4 */
+    bool first_in_file = row_batch_rows(pt->rows) == 0 && error_batch_rows(pt->errors) == 0;
+    if (pt->probing && first_in_file && r != DBZ_TOMBSTONE)
+        probe_replay(p, pt, r == DBZ_ROW ? "cdc_events" : "cdc_errors", ts, m->offset);
     if (r == DBZ_ROW) {
         if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==
             BATCH_SCHEMA_CHANGED) {
@@ -763,6 +944,8 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
                 consume_later(p, m);
                 return;
             }
+            if (pt->probing)
+                probe_replay(p, pt, "cdc_events", ts, m->offset);
             row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why);
         }
         if (row_batch_rows(pt->rows) == 1)
@@ -870,6 +1053,8 @@ static bool setup(struct pipeline *p)
     }
     rd_kafka_poll_set_consumer(p->rk);
     p->consumer_queue = rd_kafka_queue_get_consumer(p->rk);
+    if (p->cfg->kafka_commit_async)
+        p->commit_queue = rd_kafka_queue_new(p->rk);
     p->uploader = uploader_new(&oc, p->cfg->minio_upload_concurrency, wake_consumer, p, err, sizeof err);
     if (p->uploader == NULL) {
         log_error(p->log, "object store: %s", err);
@@ -907,6 +1092,8 @@ static void teardown(struct pipeline *p)
     p->nudge = NULL;
     if (p->consumer_queue)
         rd_kafka_queue_destroy(p->consumer_queue);
+    if (p->commit_queue)
+        rd_kafka_queue_destroy(p->commit_queue);
     while (p->nparts > 0)
         remove_part(p, p->parts[p->nparts - 1]);
     free(p->parts);
@@ -961,6 +1148,7 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         }
         complete(&p, 0);
         retry_due(&p, false);
+        commit_due(&p, false);
         if (now >= p.next_flush) {
             flush_all(&p, "interval");
             p.next_flush = now_s() + cfg->write_interval_s;
@@ -985,11 +1173,26 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         ok = wait_all(&p) && ok;
         for (int attempt = 0; attempt < 2 && !ok; attempt++) {
             retry_due(&p, true);
+            commit_due(&p, true);
             ok = wait_all(&p);
         }
         if (!ok) {
-            log_error(lg, "shutdown: buffered data could not be written; it stays uncommitted in "
-                          "Kafka and is read again on restart");
+            size_t unstored = 0, uncommitted = 0;
+            for (size_t i = 0; i < p.nparts; i++) {
+                const struct part *pt = p.parts[i];
+                if (pt->inflight != NULL || row_batch_rows(pt->rows) + error_batch_rows(pt->errors) > 0)
+                    unstored++;
+                else if (pt->commit_pending >= 0)
+                    uncommitted++;
+            }
+            if (unstored > 0)
+                log_error(lg, "shutdown: the buffered data of %zu partitions could not be written; "
+                              "it stays uncommitted in Kafka and is read again on restart",
+                          unstored);
+            if (uncommitted > 0)
+                log_error(lg, "shutdown: %zu partitions' files are stored but their offsets could not "
+                              "be committed; a restart reads them again and rewrites the same files",
+                          uncommitted);
             status = 1;
             for (size_t i = 0; i < p.nparts; i++)
                 drop_buffers(&p, p.parts[i]);

@@ -91,11 +91,15 @@ static void *work(void *arg)
         double t1 = clock_mono_s();
         if (encoding)
             j->encode_seconds = t1 - t0;
+        char last[24];
+        snprintf(last, sizeof last, "%lld", (long long)j->last_offset);
+        const struct object_meta meta[] = {{UPLOAD_META_LAST_OFFSET, last}};
         if (j->ok && j->key[0])
-            j->ok = object_store_put(w->store, j->key, j->data.data, j->data.len, j->err, sizeof j->err);
+            j->ok = object_store_put_meta(w->store, j->key, j->data.data, j->data.len, meta, 1, j->err,
+                                          sizeof j->err);
         if (j->ok && j->error_key[0])
-            j->ok = object_store_put(w->store, j->error_key, j->error_data.data, j->error_data.len,
-                                     j->err, sizeof j->err);
+            j->ok = object_store_put_meta(w->store, j->error_key, j->error_data.data, j->error_data.len,
+                                          meta, 1, j->err, sizeof j->err);
         j->upload_seconds = clock_mono_s() - t1;
         pthread_mutex_lock(&u->lock);
         push(&u->done_head, &u->done_tail, j);

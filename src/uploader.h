@@ -5,7 +5,8 @@
  * - Each worker owns its own object_store client (and connection). A job
  *   holds the column buffers of one flush (rows and/or refused messages);
  *   the worker encodes them as Parquet (the first time), stores the data file
- *   then the errors file, and sets ok, or err on failure. A retried job
+ *   then the errors file, each with the metadata cdc-last-offset (the Kafka
+ *   offset of the flush's last message), and sets ok, or err on failure. A retried job
  *   uploads the files it encoded before.
  * - Jobs are taken in submission order; completed jobs come back through
  *   uploader_take() in completion order, which for different jobs may differ:
@@ -25,11 +26,15 @@
 #include "parquet.h"
 #include "row_batch.h"
 
+/* The metadata name under which each stored file carries its last offset. */
+#define UPLOAD_META_LAST_OFFSET "cdc-last-offset"
+
 struct upload_job {
     char key[1024], error_key[1024]; /* "" when there is no such file */
     struct row_batch *rows;          /* encoded into data, then freed */
     struct error_batch *error_rows;  /* encoded into error_data, then freed */
     const struct pq_options *pq;
+    int64_t last_offset; /* of the flush's last message: stored as cdc-last-offset metadata */
     struct buf data, error_data;
     bool ok;
     bool encode_failed; /* a bug, not a store failure: never retried */

@@ -219,3 +219,31 @@ test('file:// target: same keys, written atomically', async () => {
   assert.equal(r.code, 1);
   assert.match(r.errors, /not allowed for a file:\/\/ target/);
 });
+
+// The metadata a replay reads back (cdc-last-offset): signed x-amz-meta-*
+// headers on a single PUT and on CreateMultipartUpload; on file://, beside the bucket.
+test('user metadata: stored with single and multipart puts and read back by HEAD; a missing key is an answer', async () => {
+  const server = await startS3();
+  const root = join(dir, 'metalake');
+  for (const env of [envFor(server.url), envFor('http://unused', { MINIO_ENDPOINT: `file://${root}`, MINIO_CREATE_BUCKET: 'true' })]) {
+    assert.equal((await s3(env, 'check', '--create')).code, 0);
+    const opts = ['--part-size', String(5 << 20), '--threshold', String(6 << 20)];
+    for (const [key, size] of [['m/small.parquet', 1000], ['m/multi.parquet', 12 << 20]]) {
+      let r = await s3(env, ...opts, 'put', key, file('meta-body', randomBytes(size)), `cdc-last-offset=${size + 7}`);
+      assert.equal(r.code, 0, r.errors);
+      r = await s3(env, 'head', key, 'cdc-last-offset');
+      assert.equal(r.code, 0, r.errors);
+      assert.deepEqual(JSON.parse(r.stdout), { found: true, value: String(size + 7) }, `${env.MINIO_ENDPOINT} ${key}`);
+    }
+    let r = await s3(env, 'put', 'm/small.parquet', file('meta-body', 'x'));
+    assert.equal(r.code, 0, r.errors);
+    r = await s3(env, 'head', 'm/small.parquet', 'cdc-last-offset');
+    assert.deepEqual(JSON.parse(r.stdout), { found: true, value: '' }, 'an overwrite without metadata keeps none of the old');
+    r = await s3(env, 'head', 'm/absent.parquet', 'cdc-last-offset');
+    assert.equal(r.code, 0, r.errors);
+    assert.deepEqual(JSON.parse(r.stdout), { found: false, value: '' });
+    const listed = await s3(env, 'list', '');
+    assert.deepEqual(listed.stdout.trim().split('\n').map((l) => l.split(' ')[0]).sort(), ['m/multi.parquet', 'm/small.parquet'],
+      'the metadata is not listed as an object');
+  }
+});

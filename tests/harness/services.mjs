@@ -199,6 +199,34 @@ export async function produce(bootstrap, messages) {
   return jsonLines(r.stdout);
 }
 
+// A producer that stays up: send(messages) hands it messages as they come
+// (a live stream), end() resolves with one {topic, partition, offset} per message.
+export function startProducer(bootstrap) {
+  const child = spawn(binaries.kafkaTool, ['produce', bootstrap], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out = [];
+  const err = [];
+  child.stdout.on('data', (d) => out.push(d));
+  child.stderr.on('data', (d) => err.push(d));
+  const closed = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  const producer = {
+    sent: 0,
+    send(messages) {
+      producer.sent += messages.length;
+      child.stdin.write(messages.map((m) => `${JSON.stringify(m)}\n`).join(''));
+    },
+    async end() {
+      running.delete(producer);
+      child.stdin.end();
+      const code = await closed;
+      if (code !== 0) throw new Error(`producer failed (${code}): ${Buffer.concat(err)}`);
+      return jsonLines(Buffer.concat(out).toString());
+    },
+    stop: async () => { child.kill('SIGKILL'); await closed; },
+  };
+  running.add(producer);
+  return producer;
+}
+
 // Reads `count` messages as consumer group `group` subscribed to `pattern`,
 // from another process. Resolves with the messages; rejects on time-out.
 export async function consume(bootstrap, group, pattern, count, timeoutMs = 30000, { commit = false } = {}) {
@@ -291,15 +319,10 @@ export function writerEnv({ kafka, s3, prefect, extra = {} }) {
 export async function fetchObjects(s3, prefix, dir) {
   const env = { PATH: process.env.PATH, MINIO_ENDPOINT: new URL(s3.url).host, MINIO_ACCESS_KEY: 'S3RVER',
     MINIO_SECRET_KEY: 'S3RVER', MINIO_BUCKET: 'datalake', LOG_LEVEL: 'ERROR' };
-  const listed = await run(binaries.s3Tool, ['list', prefix], { env });
-  if (listed.code !== 0) throw new Error(`list failed: ${listed.stderr}`);
-  const objects = [];
-  for (const line of listed.stdout.split('\n').filter(Boolean)) {
+  const got = await run(binaries.s3Tool, ['fetch', prefix, dir], { env });
+  if (got.code !== 0) throw new Error(`fetch ${prefix} failed: ${got.stderr}`);
+  return got.stdout.split('\n').filter(Boolean).map((line) => {
     const key = line.slice(0, line.lastIndexOf(' '));
-    const path = join(dir, key.replaceAll('/', '__'));
-    const got = await run(binaries.s3Tool, ['get', key, path], { env });
-    if (got.code !== 0) throw new Error(`get ${key} failed: ${got.stderr}`);
-    objects.push({ key, path, size: Number(line.slice(line.lastIndexOf(' ') + 1)) });
-  }
-  return objects;
+    return { key, path: join(dir, key.replaceAll('/', '__')), size: Number(line.slice(line.lastIndexOf(' ') + 1)) };
+  });
 }

@@ -17,6 +17,11 @@
  *
  *   kafka_tool committed BOOTSTRAP GROUP TOPIC PARTITIONS
  *       prints {"partition":N,"offset":O} per partition (-1001: none).
+ *
+ *   kafka_tool create BOOTSTRAP NAME:PARTITIONS...
+ *       creates the topics (replication factor 1) with the admin API and
+ *       waits until every partition has a leader; a topic that exists already
+ *       is not an error. For real brokers: the mock cluster creates its own.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +274,80 @@ static int committed(const char *bootstrap, const char *group, const char *topic
     return status;
 }
 
+static int create_topics(const char *bootstrap, int n, char **specs)
+{
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), bootstrap);
+    rd_kafka_NewTopic_t **topics = calloc((size_t)n, sizeof *topics);
+    char err[512];
+    for (int i = 0; i < n; i++) {
+        char name[512];
+        snprintf(name, sizeof name, "%s", specs[i]);
+        char *colon = strrchr(name, ':');
+        int parts = colon ? atoi(colon + 1) : 1;
+        if (colon)
+            *colon = '\0';
+        topics[i] = rd_kafka_NewTopic_new(name, parts, 1, err, sizeof err);
+        if (topics[i] == NULL) {
+            fprintf(stderr, "kafka_tool: topic %s: %s\n", specs[i], err);
+            return 2;
+        }
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, topics, (size_t)n, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    int status = 0;
+    if (ev == NULL) {
+        fprintf(stderr, "kafka_tool: CreateTopics: no answer within 60 s\n");
+        status = 1;
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                fprintf(stderr, "kafka_tool: create %s: %s\n", rd_kafka_topic_result_name(res[i]),
+                        rd_kafka_topic_result_error_string(res[i]));
+                status = 1;
+            }
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    /* Created is not yet usable: wait until the metadata shows a leader for each partition. */
+    for (long long deadline = now_ms() + 60000; status == 0;) {
+        const struct rd_kafka_metadata *md = NULL;
+        int ready = 0;
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int i = 0; i < n; i++) {
+                for (int t = 0; t < md->topic_cnt; t++) {
+                    const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+                    if (strncmp(mt->topic, specs[i], strlen(mt->topic)) != 0 || specs[i][strlen(mt->topic)] != ':')
+                        continue;
+                    int led = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
+                    for (int k = 0; k < mt->partition_cnt; k++)
+                        led = led && mt->partitions[k].leader >= 0;
+                    ready += led;
+                }
+            }
+            rd_kafka_metadata_destroy(md);
+        }
+        if (ready == n)
+            break;
+        if (now_ms() > deadline) {
+            fprintf(stderr, "kafka_tool: the topics have no leader after 60 s\n");
+            status = 1;
+        }
+        struct timespec pause = {0, 100 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    for (int i = 0; i < n; i++)
+        rd_kafka_NewTopic_destroy(topics[i]);
+    free(topics);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return status;
+}
+
 /* The options after consume's five arguments, in any order. */
 static int has_flag(int argc, char **argv, const char *flag)
 {
@@ -287,6 +366,8 @@ int main(int argc, char **argv)
                        has_flag(argc, argv, "--quiet"));
     if (argc >= 6 && strcmp(argv[1], "committed") == 0)
         return committed(argv[2], argv[3], argv[4], atoi(argv[5]));
-    fprintf(stderr, "usage: kafka_tool produce|consume|committed ... (see the source header)\n");
+    if (argc >= 4 && strcmp(argv[1], "create") == 0)
+        return create_topics(argv[2], argc - 3, argv + 3);
+    fprintf(stderr, "usage: kafka_tool produce|consume|committed|create ... (see the source header)\n");
     return 2;
 }

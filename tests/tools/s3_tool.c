@@ -3,10 +3,15 @@
  * daemon (see the README).
  *
  *   s3_tool check [--create]            HeadBucket (and create it)
- *   s3_tool put KEY FILE                PutObject, multipart above the threshold
+ *   s3_tool put KEY FILE [NAME=VALUE]...  PutObject, multipart above the threshold,
+ *                                       with user metadata
+ *   s3_tool head KEY NAME               prints {"found":B,"value":"V"}: whether KEY
+ *                                       exists and its metadata NAME
  *   s3_tool stream KEY FILE CHUNK       the streaming upload, CHUNK bytes per write
  *   s3_tool get KEY OUT                 GetObject into OUT
  *   s3_tool list PREFIX [PAGE]          "key size" lines, PAGE keys per request
+ *   s3_tool fetch PREFIX DIR            GetObject of every key under PREFIX into
+ *                                       DIR/<key with / as __>; "key size" lines
  *   s3_tool bench COUNT SIZE            COUNT puts of SIZE random bytes; prints figures
  * Options before the command: --part-size N, --threshold N (bytes), --workers N
  * (bench only: the puts go through the daemon's uploader with N workers, each
@@ -50,6 +55,54 @@ static bool print_key(void *ctx, const char *key, uint64_t size)
     (void)ctx;
     printf("%s %llu\n", key, (unsigned long long)size);
     return true;
+}
+
+struct keys {
+    char **v;
+    size_t n, cap;
+};
+
+static bool collect_key(void *ctx, const char *key, uint64_t size)
+{
+    (void)size;
+    struct keys *k = ctx;
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 64;
+        k->v = realloc(k->v, k->cap * sizeof *k->v);
+    }
+    k->v[k->n++] = strdup(key);
+    return true;
+}
+
+/* Downloads every object under prefix into dir, one connection for all. */
+static bool fetch_all(struct object_store *os, const char *prefix, const char *dir, char *err, size_t errlen)
+{
+    struct keys k = {0};
+    bool ok = object_store_list(os, prefix, 0, collect_key, &k, err, errlen);
+    for (size_t i = 0; i < k.n; i++) {
+        struct buf out = {0};
+        if (ok)
+            ok = object_store_get(os, k.v[i], &out, err, errlen);
+        if (ok) {
+            char path[4096];
+            int w = snprintf(path, sizeof path, "%s/", dir);
+            for (const char *c = k.v[i]; *c && w + 3 < (int)sizeof path; c++)
+                w += *c == '/' ? snprintf(path + w, sizeof path - (size_t)w, "__")
+                               : snprintf(path + w, sizeof path - (size_t)w, "%c", *c);
+            FILE *f = fopen(path, "wb");
+            ok = f != NULL && (out.len == 0 || fwrite(out.data, 1, out.len, f) == out.len);
+            if (f == NULL || fclose(f) != 0 || !ok) {
+                snprintf(err, errlen, "fetch %.900s: cannot write %.900s", k.v[i], path);
+                ok = false;
+            } else {
+                printf("%s %zu\n", k.v[i], out.len);
+            }
+        }
+        buf_free(&out);
+        free(k.v[i]);
+    }
+    free(k.v);
+    return ok;
 }
 
 static double now(void)
@@ -137,8 +190,26 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "put") == 0 && a + 2 < argc) {
         size_t len;
         char *data = slurp(argv[a + 2], &len);
-        ok = data && object_store_put(os, argv[a + 1], data, len, err, sizeof err);
+        struct object_meta meta[8];
+        char pairs[8][256];
+        size_t nmeta = 0;
+        for (int i = a + 3; i < argc && nmeta < 8; i++) {
+            snprintf(pairs[nmeta], sizeof pairs[nmeta], "%s", argv[i]);
+            char *eq = strchr(pairs[nmeta], '=');
+            if (eq == NULL)
+                continue;
+            *eq = '\0';
+            meta[nmeta] = (struct object_meta){pairs[nmeta], eq + 1};
+            nmeta++;
+        }
+        ok = data && object_store_put_meta(os, argv[a + 1], data, len, meta, nmeta, err, sizeof err);
         free(data);
+    } else if (strcmp(cmd, "head") == 0 && a + 2 < argc) {
+        bool found = false;
+        char value[1024];
+        ok = object_store_head(os, argv[a + 1], argv[a + 2], &found, value, sizeof value, err, sizeof err);
+        if (ok)
+            printf("{\"found\":%s,\"value\":\"%s\"}\n", found ? "true" : "false", value);
     } else if (strcmp(cmd, "stream") == 0 && a + 3 < argc) {
         size_t len, chunk = (size_t)atoll(argv[a + 3]);
         char *data = slurp(argv[a + 2], &len);
@@ -164,6 +235,8 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "list") == 0 && a + 1 < argc) {
         ok = object_store_list(os, argv[a + 1], a + 2 < argc ? atoi(argv[a + 2]) : 0, print_key, NULL,
                                err, sizeof err);
+    } else if (strcmp(cmd, "fetch") == 0 && a + 2 < argc) {
+        ok = fetch_all(os, argv[a + 1], argv[a + 2], err, sizeof err);
     } else if (strcmp(cmd, "bench") == 0 && a + 2 < argc) {
         long count = atol(argv[a + 1]);
         size_t size = (size_t)atoll(argv[a + 2]);

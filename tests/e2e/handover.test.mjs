@@ -1,0 +1,198 @@
+// Failed commits and hand-overs: a stored file whose commit failed is never
+// followed by the partition's next file, and a new owner's first file ends
+// where an earlier owner's uncommitted one ends. The lake is counted by
+// (topic, partition, offset) from the files themselves.
+//
+// These run on librdkafka's mock cluster: only it can fail the next two
+// OffsetCommit requests with a chosen error code on demand.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  startKafka, startS3, startWriter, startProducer, writerEnv, stopAll, committedOffsets,
+  fetchObjects, waitFor, freePort,
+} from '../harness/services.mjs';
+import { query } from '../harness/parquet_reader.mjs';
+import { parsePrometheusText, sum } from '../harness/prom_text.mjs';
+
+const work = mkdtempSync(join(tmpdir(), 'cdcw-handover-'));
+after(async () => {
+  await stopAll();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const topic = (t) => `cdc.oltp_dabi.public.${t}`;
+const sql = (s) => `'${s.replaceAll("'", "''")}'`;
+
+function envelope(t, i) {
+  return { topic: topic(t), key: `k${i}`, value: JSON.stringify({
+    op: 'c', ts_ms: 1700000000000 + i, source: { ts_ms: 1700000000000 + i }, after: { id: i, note: `row ${i}` },
+  }) };
+}
+
+// Sends `perTick` envelopes of each table every 100 ms until stopped.
+function stream(producer, tables, perTick) {
+  let i = 0;
+  const timer = setInterval(() => {
+    const batch = [];
+    for (let k = 0; k < perTick; k++, i++) for (const t of tables) batch.push(envelope(t, i));
+    producer.send(batch);
+  }, 100);
+  return () => clearInterval(timer);
+}
+
+function ends(delivered) {
+  const e = {};
+  for (const d of delivered) e[`${d.topic}/${d.partition}`] = Math.max(e[`${d.topic}/${d.partition}`] ?? 0, d.offset + 1);
+  return e;
+}
+
+async function caughtUp(kafka, group, tables, partitions, want) {
+  for (const t of tables) {
+    for (const c of await committedOffsets(kafka.bootstrap, group, topic(t), partitions)) {
+      const w = want[`${topic(t)}/${c.partition}`];
+      if (w !== undefined && c.offset !== w) return false;
+    }
+  }
+  return true;
+}
+
+// Every (topic, partition, offset) in the lake's files for these tables, with how often.
+async function lakeCounts(s3, tables) {
+  const dir = mkdtempSync(join(work, 'lake-'));
+  const files = [];
+  for (const t of tables) files.push(...(await fetchObjects(s3, `cdc_events/${t}/`, dir)).map((o) => o.path));
+  if (files.length === 0) return new Map();
+  const rows = await query(`SELECT _kafka_topic AS t, _kafka_partition AS p, _kafka_offset::BIGINT AS o, count(*)::INTEGER AS n
+    FROM read_parquet([${files.map(sql).join(', ')}]) GROUP BY ALL`);
+  return new Map(rows.map((r) => [`${r.t}/${r.p}/${r.o}`, r.n]));
+}
+
+function tally(counts, delivered) {
+  let lost = 0;
+  let twice = 0;
+  for (const d of delivered) {
+    const n = counts.get(`${d.topic}/${d.partition}/${d.offset}`) ?? 0;
+    if (n === 0) lost++;
+    if (n > 1) twice += n - 1;
+  }
+  const extra = counts.size - delivered.filter((d) => counts.has(`${d.topic}/${d.partition}/${d.offset}`)).length;
+  return { lost, twice, extra };
+}
+
+const failedCommits = (log) => (log.match(/commit of .* failed/g) ?? []).length;
+
+async function metric(port, name) {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+  return sum(parsePrometheusText(text), name);
+}
+
+// The smallest reproduction: after a first good commit, the next two
+// OffsetCommit requests fail (INVALID_COMMIT_OFFSET_SIZE), and the writer is
+// SIGKILLed right after the second failure. Before the fix the partition's
+// next file went ahead after the first failure, so two stored files were
+// uncommitted and the restart's longer first file repeated the second's rows.
+// With asynchronous commits a commit counts as done only once acknowledged,
+// so the same holds.
+for (const { name, t, errors, kill, async } of [
+  { name: 'a failed commit is retried before the next file; SIGKILL after two failures, restart: every row once', t: 'retry', errors: '28 28', kill: true },
+  { name: 'the same with KAFKA_COMMIT_ASYNCHRONOUS=true: a commit counts once acknowledged', t: 'retryasync', errors: '28 28', kill: true, async: true },
+  { name: 'commits failing with ILLEGAL_GENERATION: the writer rejoins, every row once', t: 'rejoin', errors: '22 22', kill: false },
+]) {
+  test(name, async () => {
+    const kafka = await startKafka({ topics: [`${topic(t)}:1`] });
+    const s3 = await startS3();
+    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: `g-${t}`, KAFKA_COMMIT_ASYNCHRONOUS: async ? 'true' : 'false' } });
+    const producer = startProducer(kafka.bootstrap);
+    const stopStream = stream(producer, [t], 1); // 10 envelopes a second
+    const first = startWriter(env);
+    await waitFor(async () => (await committedOffsets(kafka.bootstrap, `g-${t}`, topic(t), 1))[0].offset > 0,
+      { timeoutMs: 60000, what: 'a first commit' });
+    assert.equal(await kafka.command(`push_errors 8 ${errors}`), 'ok');
+    await waitFor(() => failedCommits(first.log()) >= 2, { timeoutMs: 30000, intervalMs: 5, what: 'two failed commits' });
+    let second = first;
+    if (kill) {
+      await first.stop('SIGKILL');
+      second = startWriter(env);
+    }
+    await new Promise((r) => setTimeout(r, 1500)); // the stream goes on through the restart
+    stopStream();
+    const delivered = await producer.end();
+    await waitFor(() => caughtUp(kafka, `g-${t}`, [t], 1, ends(delivered)), { timeoutMs: 60000, what: 'every offset committed' });
+    assert.equal((await second.stop('SIGTERM')).code, 0, second.log());
+    const got = tally(await lakeCounts(s3, [t]), delivered);
+    assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${delivered.length} messages\n${first.log()}\n${kill ? second.log() : ''}`);
+    if (!kill) assert.match(first.log(), /commit of .* failed: .*generation/i);
+  });
+}
+
+// A previous owner stored several files without committing them (commits
+// lost, as a writer before this fix could leave them); the new owner cuts its
+// files differently (longer interval, larger batches), yet its first files end
+// where the stored ones end, so each row is in the lake once.
+test('an earlier owner left several uncommitted files: the new owner cuts where they end, every row once', async () => {
+  const t = 'replaycut';
+  const kafka = await startKafka({ topics: [`${topic(t)}:2`] });
+  const s3 = await startS3();
+  const producer = startProducer(kafka.bootstrap);
+  const stopStream = stream(producer, [t], 20);
+  const first = startWriter({ ...writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: `g-${t}` } }), CDCW_FAILPOINT: 'skip-commits' });
+  await waitFor(() => (first.log().match(/flushed /g) ?? []).length >= 6, { timeoutMs: 60000, what: 'several uncommitted files' });
+  await first.stop('SIGKILL');
+  stopStream();
+  const delivered = await producer.end();
+  const committed = await committedOffsets(kafka.bootstrap, `g-${t}`, topic(t), 2);
+  assert.ok(committed.every((c) => c.offset < 0), 'the first owner committed nothing');
+  const second = startWriter(writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: `g-${t}`, WRITE_INTERVAL_SECONDS: '5', MAX_BATCH_SIZE: '100000' } }));
+  await waitFor(() => caughtUp(kafka, `g-${t}`, [t], 2, ends(delivered)), { timeoutMs: 60000, what: 'every offset committed' });
+  assert.equal((await second.stop('SIGTERM')).code, 0, second.log());
+  assert.match(second.log(), /are stored, not committed, in cdc_events\/replaycut\/.*: this file ends at \d+ too/);
+  const got = tally(await lakeCounts(s3, [t]), delivered);
+  assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, second.log());
+});
+
+// Two instances in one group over two topics of 8 partitions, a live stream
+// of about 2,000 envelopes a second, WRITE_INTERVAL_SECONDS=1: one instance
+// is SIGKILLed, the other takes its partitions, and it is started again.
+// Five runs in a row, each with its own topics and group.
+for (let run = 1; run <= 5; run++) {
+  test(`hand-over under a live stream, SIGKILL and restart, run ${run} of 5: no row lost, none twice`, async () => {
+    const tables = [`ho${run}a`, `ho${run}b`];
+    const group = `handover-${run}`;
+    const kafka = await startKafka({ topics: tables.map((t) => `${topic(t)}:8`) });
+    const s3 = await startS3();
+    const ports = [await freePort(), await freePort()];
+    const env = (port) => writerEnv({ kafka, s3, extra: {
+      CONSUMER_GROUP_ID: group, HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1',
+    } });
+    const producer = startProducer(kafka.bootstrap);
+    const stopStream = stream(producer, tables, 100); // 2 x 100 per 100 ms
+    let a = startWriter(env(ports[0]));
+    const b = startWriter(env(ports[1]));
+    const assigned = (port) => metric(port, 'cdcw_assigned_partitions');
+    await waitFor(async () => (await assigned(ports[0])) > 0 && (await assigned(ports[1])) > 0,
+      { timeoutMs: 60000, what: 'both instances holding partitions' });
+    await waitFor(async () => (await metric(ports[0], 'cdcw_files_written_total')) > 0, { timeoutMs: 30000, what: 'the first instance writing' });
+    await a.stop('SIGKILL');
+    const killedLog = a.log();
+    await waitFor(async () => (await assigned(ports[1])) === 16, { timeoutMs: 60000, what: 'the survivor taking every partition' });
+    a = startWriter(env(ports[0]));
+    await waitFor(async () => (await assigned(ports[0])) > 0, { timeoutMs: 60000, what: 'the restarted instance getting partitions' });
+    await new Promise((r) => setTimeout(r, 2000)); // both instances busy on the live stream
+    stopStream();
+    const delivered = await producer.end();
+    await waitFor(() => caughtUp(kafka, group, tables, 8, ends(delivered)), { timeoutMs: 90000, what: 'every offset committed' });
+    const [ea, eb] = await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+    assert.equal(ea.code, 0, a.log());
+    assert.equal(eb.code, 0, b.log());
+    const got = tally(await lakeCounts(s3, tables), delivered);
+    const failed = failedCommits(killedLog) + failedCommits(a.log()) + failedCommits(b.log());
+    console.log(`hand-over run ${run}: ${delivered.length} messages, ${got.lost} lost, ${got.twice} twice, ${failed} failed commits`);
+    assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${delivered.length} messages; survivor's log:\n${b.log().slice(-20000)}`);
+    await kafka.stop();
+    await s3.stop();
+  });
+}
