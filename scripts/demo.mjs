@@ -1,6 +1,9 @@
-// demo.mjs -- cdc-writer on the local default stack (see scripts/demo.sh):
-// produces Debezium events for three tables, runs the daemon until every
-// offset is committed, stops it with SIGTERM, and shows what is in the lake.
+// demo.mjs -- cdc-writer on a local stack (see scripts/demo.sh): Apache
+// Kafka, MinIO and a Prefect server serving the shipped flow, or with --mock
+// the quick doubles (librdkafka's mock cluster, s3rver, a Prefect double).
+// Produces Debezium events for three tables, runs the daemon until every
+// offset is committed, stops it with SIGTERM, and shows what is in the lake
+// and, on the real stack, in the DuckDB warehouse the flow runs loaded.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +12,9 @@ import {
   fetchObjects, waitFor, repoRoot, freePort,
 } from '../tests/harness/services.mjs';
 import { query } from '../tests/harness/parquet_reader.mjs';
+import { startRealKafka, startMinio, startRealPrefect, python } from '../tests/harness/real_services.mjs';
+
+const mock = process.argv.includes('--mock');
 
 const say = (text) => process.stdout.write(`demo: ${text}\n`);
 const topic = (t) => `cdc.oltp_dabi.public.${t}`;
@@ -16,10 +22,20 @@ const fixture = (name) => JSON.parse(readFileSync(join(repoRoot, 'tests', 'fixtu
 const work = mkdtempSync(join(tmpdir(), 'cdcw-demo-'));
 
 try {
-  const kafka = await startKafka({ topics: [`${topic('customers')}:2`, `${topic('orders')}:2`, `${topic('payments')}:1`] });
-  const s3 = await startS3({ buckets: ['datalake'] });
-  const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
-  say(`Kafka (librdkafka mock cluster) ${kafka.bootstrap}; S3 (s3rver) ${s3.url}; Prefect (double) ${prefect.url}`);
+  const topics = [`${topic('customers')}:2`, `${topic('orders')}:2`, `${topic('payments')}:1`];
+  let kafka, s3, prefect;
+  if (mock) {
+    kafka = await startKafka({ topics });
+    s3 = await startS3({ buckets: ['datalake'] });
+    prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
+    say(`Kafka (librdkafka mock cluster) ${kafka.bootstrap}; S3 (s3rver) ${s3.url}; Prefect (double) ${prefect.url}`);
+  } else {
+    say('starting Apache Kafka (one KRaft node), MinIO and a Prefect server with the flow deploy/prefect/ (about a minute)');
+    kafka = await startRealKafka({ topics });
+    s3 = await startMinio();
+    prefect = await startRealPrefect({ s3 });
+    say(`Kafka ${kafka.bootstrap}; MinIO ${s3.url}; Prefect ${prefect.url} serving cdc_minio_to_duckdb_flow/dwh-pipeline`);
+  }
 
   const messages = [];
   for (const f of ['pg_read_snapshot_with_schema.json', 'pg_create_with_schema.json', 'pg_update_with_schema.json',
@@ -44,7 +60,7 @@ try {
   for (const d of delivered) ends[`${d.topic}/${d.partition}`] = Math.max(ends[`${d.topic}/${d.partition}`] ?? 0, d.offset + 1);
   const port = await freePort();
   const env = writerEnv({ kafka, s3, prefect, extra: { WRITE_INTERVAL_SECONDS: '2', CONSUMER_GROUP_ID: 'dabi2-minio-lake-writer',
-    HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' } });
+    HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1', PREFECT_SEND_PARAMETERS: mock ? 'false' : 'true' } });
   say('starting cdc-writer (its log follows)');
   const writer = startWriter(env);
   writer.child.stderr.pipe(process.stderr);
@@ -74,8 +90,29 @@ try {
     say(`${table}, read back with DuckDB (first rows):`);
     for (const r of rows) say(`  ${JSON.stringify(r)}`);
   }
-  const runs = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'));
-  say(`Prefect received ${runs.length} create_flow_run requests`);
+  if (mock) {
+    const runs = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'));
+    say(`Prefect (double) received ${runs.length} create_flow_run requests`);
+  } else {
+    const runs = await waitFor(async () => {
+      const all = await prefect.flowRuns();
+      return all.length > 0 && all.every((r) => r.state_type && ['COMPLETED', 'FAILED', 'CRASHED'].includes(r.state_type)) ? all : null;
+    }, { timeoutMs: 180000, intervalMs: 500, what: 'the flow runs to finish' });
+    say(`Prefect ran the flow ${runs.length} times: ${[...new Set(runs.map((r) => r.state_type))].join(', ')}`);
+    const wh = await python(`
+import json, sys, duckdb
+db = duckdb.connect(sys.argv[1], read_only=True)
+out = {}
+for (t,) in db.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall():
+    out[t] = [list(map(str, r)) for r in db.execute(f'SELECT _cdc_op, _kafka_partition, _kafka_offset, * EXCLUDE (_cdc_op, _kafka_partition, _kafka_offset, _kafka_topic, _processed_at) FROM "{t}" ORDER BY 2, 3 LIMIT 3').fetchall()]
+    out[t].insert(0, db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])
+print(json.dumps(out))`, [prefect.warehouse]);
+    say(`the DuckDB warehouse the flow runs loaded (${prefect.warehouse}):`);
+    for (const [t, [count, ...rows]] of Object.entries(wh)) {
+      say(`  ${t}: ${count} rows; the first:`);
+      for (const r of rows) say(`    ${r.join(' | ')}`);
+    }
+  }
 } finally {
   await stopAll();
   rmSync(work, { recursive: true, force: true });

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds cdc-writer twice (a
+# The whole test suite: installs what it needs (the C libraries, the test
+# tools, the real services), builds cdc-writer twice (a
 # normal build and one with AddressSanitizer + UndefinedBehaviorSanitizer),
 # and runs every test (unit, command line, harness and end-to-end) in both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+# The real services the end-to-end tests run (Apache Kafka, MinIO, Prefect),
+# fetched or built once into ~/.cache/cdc-writer-stack.
+./tests/harness/stack/install.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"

@@ -11,10 +11,10 @@
  * The delivery guarantee rests on these invariants (asserted where they are
  * relied on; the sanitizer build keeps the asserts):
  * 1. A partition has at most one flush in flight (part.inflight).
- * 2. No flush of a partition starts while its inflight is set or its
- *    commit_pending is: so at most one stored file of a partition is ever
- *    uncommitted, and a failed commit is retried before anything newer of it
- *    is written.
+ * 2. No flush of a partition is submitted while its inflight is set or its
+ *    commit_pending is (a batch cut meanwhile waits as part.sealed): so at
+ *    most one stored file of a partition is ever uncommitted, and a failed
+ *    commit is retried before anything newer of it is written.
  * 3. An offset counts as committed only in on_commit(), on the broker's
  *    acknowledgement, for synchronous and asynchronous commits alike.
  * 4. While a replay cut is set (part.cut_at), no file of the partition holds
@@ -71,6 +71,9 @@ struct part {
     size_t bytes;        /* raw message bytes buffered (MAX_BATCH_BYTES) */
     size_t held;         /* what the buffers count against MAX_BUFFER_BYTES (charge()) */
     struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
+    /* A batch cut while the partition was busy (a replay cut, a day or schema
+     * change): submitted once inflight is done and its commit acknowledged. */
+    struct upload_job *sealed;
     int64_t committed, first_offset; /* -1: none yet */
     char partition_text[16];
     struct metric *m_consumed, *m_consumed_bytes, *m_committed, *m_lag;
@@ -268,6 +271,11 @@ static void drop_buffers(struct pipeline *p, struct part *pt)
         upload_job_free(pt->inflight);
         pt->inflight = NULL;
     }
+    if (pt->sealed != NULL) { /* never submitted: dropped, never committed */
+        p->buffered -= pt->sealed->held;
+        upload_job_free(pt->sealed);
+        pt->sealed = NULL;
+    }
     row_batch_clear(pt->rows);
     error_batch_clear(pt->errors);
     p->buffered -= pt->held;
@@ -344,6 +352,18 @@ static double commit_backoff(int attempts)
     return attempts >= 6 ? 16.0 : 0.25 * (double)(1 << attempts);
 }
 
+/* Submits the partition's sealed batch once nothing of it is in flight and
+ * its last commit is acknowledged (invariant 2). */
+static void submit_sealed(struct pipeline *p, struct part *pt)
+{
+    if (pt->sealed == NULL || pt->inflight != NULL || pt->commit_pending >= 0)
+        return;
+    pt->inflight = pt->sealed;
+    pt->sealed = NULL;
+    pt->inflight->started = now_s();
+    uploader_submit(p->uploader, pt->inflight);
+}
+
 /* The answer to a commit request, synchronous or not: a partition's pending
  * offset counts as committed only here, once the broker acknowledged it. */
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
@@ -365,6 +385,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
             pt->commit_pending = -1;
             pt->commit_attempts = 0;
             committed(p, pt, e->offset);
+            submit_sealed(p, pt);
             continue;
         }
         all_ok = false;
@@ -622,13 +643,14 @@ static void retry_due(struct pipeline *p, bool force)
     }
 }
 
-/* Waits until the partition has no upload in flight and no commit pending.
- * A failed upload is retried once at once, and so is a failed commit; false
- * when either still fails. */
+/* Waits until the partition has no upload in flight, no commit pending and
+ * no sealed batch. A failed upload is retried once at once, and so is a
+ * failed commit; false when either still fails. */
 static bool wait_part(struct pipeline *p, struct part *pt)
 {
     bool retried = false, recommitted = false;
-    while (pt->inflight != NULL || pt->commit_pending >= 0) {
+    while (pt->inflight != NULL || pt->commit_pending >= 0 || pt->sealed != NULL) {
+        submit_sealed(p, pt);
         if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
             if (retried)
                 return false;
@@ -636,7 +658,7 @@ static bool wait_part(struct pipeline *p, struct part *pt)
             pt->inflight->retry_at = 0;
             p->retries_waiting--;
             uploader_submit(p->uploader, pt->inflight);
-        } else if (pt->inflight == NULL && !pt->commit_sent) {
+        } else if (pt->inflight == NULL && pt->commit_pending >= 0 && !pt->commit_sent) {
             if (recommitted)
                 return false;
             recommitted = true;
@@ -651,43 +673,19 @@ static bool wait_part(struct pipeline *p, struct part *pt)
     return true;
 }
 
-/* Starts a flush of the partition: encodes its buffers and submits the
- * upload. With `wait`, returns once it is stored and committed (false when
- * it could not be). Without, a partition with an upload in flight or a
- * commit pending is left for a later flush. */
-static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, bool wait)
+/* Moves the partition's buffers into a new upload job; the partition starts
+ * afresh. A batch of tombstones only gives a job without files, which only
+ * commits. */
+static struct upload_job *take_batch(struct pipeline *p, struct part *pt, const char *reason)
 {
-    if (pt->inflight != NULL || pt->commit_pending >= 0) {
-        if (!wait)
-            return true;
-        if (!wait_part(p, pt))
-            return false;
-    }
     size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
-    if (rows == 0 && errors == 0) {
-        if (pt->commit_next >= 0) { /* only tombstones since the last flush */
-            pt->commit_pending = pt->commit_next;
-            pt->commit_attempts = 0;
-            pt->commit_next = -1;
-            send_commit(p, pt);
-            if (wait && !wait_part(p, pt))
-                return false;
-        }
-        p->buffered -= pt->held; /* their keys: nothing to store */
-        p->unflushed -= pt->held;
-        pt->bytes = 0;
-        pt->held = 0;
-        pt->has_day = false;
-        return true;
-    }
-    assert(pt->inflight == NULL && pt->commit_pending < 0); /* invariants 1 and 2 */
     metric_add(metric_series(p->m.flushes, (const char *[]){pt->topic, reason}), 1);
     struct upload_job *j = xcalloc(1, sizeof *j);
     j->owner = pt;
     j->started = now_s();
     j->pq = &p->pq;
     snprintf(j->reason, sizeof j->reason, "%s", reason);
-    /* The buffers go to the worker, which encodes them; the partition starts afresh. */
+    /* The buffers go to the worker, which encodes them. */
     if (rows > 0) {
         lake_object_key(j->key, sizeof j->key, "cdc_events", pt->table, pt->rows_first_ts, pt->partition,
                         row_batch_first_offset(pt->rows));
@@ -711,9 +709,58 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
     pt->bytes = 0;
     pt->held = 0;
     pt->has_day = false;
-    pt->inflight = j;
-    uploader_submit(p->uploader, j);
+    return j;
+}
+
+/* Starts a flush of the partition: encodes its buffers and submits the
+ * upload. With `wait`, returns once it is stored and committed (false when
+ * it could not be). Without, a busy partition (an upload in flight, a commit
+ * pending or a sealed batch) is left for a later flush. */
+static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, bool wait)
+{
+    if (pt->inflight != NULL || pt->commit_pending >= 0 || pt->sealed != NULL) {
+        if (!wait)
+            return true;
+        if (!wait_part(p, pt))
+            return false;
+    }
+    size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
+    if (rows == 0 && errors == 0) {
+        if (pt->commit_next >= 0) { /* only tombstones since the last flush */
+            pt->commit_pending = pt->commit_next;
+            pt->commit_attempts = 0;
+            pt->commit_next = -1;
+            send_commit(p, pt);
+            if (wait && !wait_part(p, pt))
+                return false;
+        }
+        p->buffered -= pt->held; /* their keys: nothing to store */
+        p->unflushed -= pt->held;
+        pt->bytes = 0;
+        pt->held = 0;
+        pt->has_day = false;
+        return true;
+    }
+    assert(pt->inflight == NULL && pt->commit_pending < 0); /* invariants 1 and 2 */
+    pt->inflight = take_batch(p, pt, reason);
+    uploader_submit(p->uploader, pt->inflight);
     return wait ? wait_part(p, pt) : true;
+}
+
+/* A cut that must come before the message being handled (a replay cut, a
+ * day or schema change). A free partition is flushed; a busy one has its
+ * batch sealed, to be submitted when it is free, so the consumer does not
+ * wait. Only a second cut while a batch is sealed waits; false when that
+ * wait fails (the message is then consumed later). */
+static bool cut_part(struct pipeline *p, struct part *pt, const char *reason)
+{
+    if (pt->inflight == NULL && pt->commit_pending < 0 && pt->sealed == NULL)
+        return flush_part(p, pt, reason, false);
+    if (pt->sealed == NULL) {
+        pt->sealed = take_batch(p, pt, reason);
+        return true;
+    }
+    return flush_part(p, pt, reason, true);
 }
 
 static void flush_all(struct pipeline *p, const char *reason)
@@ -914,14 +961,14 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     if (ts < 0)
         ts = processed_at / 1000; /* no Kafka timestamp: the processing time names the file */
     if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
-        if (!flush_part(p, pt, "replay-cut", true)) {
+        if (!cut_part(p, pt, "replay-cut")) {
             consume_later(p, m);
             return;
         }
         pt->cut_at = -1;
     }
     int64_t day = lake_day(ts);
-    if (pt->has_day && day != pt->day && !flush_part(p, pt, "day-change", true)) {
+    if (pt->has_day && day != pt->day && !cut_part(p, pt, "day-change")) {
         consume_later(p, m); /* a file never spans two days */
         return;
     }
@@ -940,7 +987,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==
             BATCH_SCHEMA_CHANGED) {
             log_info(p->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
-            if (!flush_part(p, pt, "schema-change", true)) {
+            if (!cut_part(p, pt, "schema-change")) {
                 consume_later(p, m);
                 return;
             }

@@ -121,6 +121,18 @@ test('docker-compose.yml: the whole stack, pinned images, variables cdc-writer k
   for (const s of Object.values(compose.secrets)) assert.ok(existsSync(join(repoRoot, s.file)), s.file);
   assert.match(services.postgres.command.join(' '), /wal_level=logical/);
   assert.equal(services.kafka.environment.KAFKA_PROCESS_ROLES, 'broker,controller', 'KRaft, no ZooKeeper');
+  // The same versions as the real services the tests run (tests/harness/stack/).
+  const pins = read('tests/harness/stack/kafka-runtime.pom.xml') + read('tests/harness/stack/requirements.txt');
+  const kafkaVersion = /<kafka\.version>([^<]+)</.exec(pins)[1];
+  const prefectVersion = /^prefect==(\S+)/m.exec(pins)[1];
+  assert.equal(services.kafka.image, `apache/kafka:${kafkaVersion}`);
+  for (const name of ['prefect', 'prefect-flow']) assert.match(services[name].image, new RegExp(`^prefecthq/prefect:${prefectVersion.replaceAll('.', '\\.')}-`));
+  assert.ok(services['prefect-flow'].volumes.includes('./deploy/prefect:/flow:ro'), 'the flow service runs the shipped flow');
+  assert.match(services['prefect-flow'].command.join(' '), /python \/flow\/cdc_minio_to_duckdb_flow\.py/);
+  for (const dep of ['duckdb', 'minio', 'pyarrow']) {
+    const v = new RegExp(`^${dep}==(\\S+)`, 'm').exec(pins)[1];
+    assert.match(services['prefect-flow'].command.join(' '), new RegExp(`${dep}==${v.replaceAll('.', '\\.')}`), `${dep} as pinned`);
+  }
 
   const vars = await knownVariables();
   const env = services['cdc-writer'].environment;

@@ -3,8 +3,9 @@
 // where an earlier owner's uncommitted one ends. The lake is counted by
 // (topic, partition, offset) from the files themselves.
 //
-// These run on librdkafka's mock cluster: only it can fail the next two
-// OffsetCommit requests with a chosen error code on demand.
+// The failed-commit tests run on librdkafka's mock cluster and s3rver: only
+// the mock can fail the next two OffsetCommit requests with a chosen error
+// code on demand. The rest run on Apache Kafka and MinIO.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import {
   startKafka, startS3, startWriter, startProducer, writerEnv, stopAll, committedOffsets,
   fetchObjects, waitFor, freePort,
 } from '../harness/services.mjs';
+import { startRealKafka, startMinio } from '../harness/real_services.mjs';
 import { query } from '../harness/parquet_reader.mjs';
 import { parsePrometheusText, sum } from '../harness/prom_text.mjs';
 
@@ -135,8 +137,8 @@ for (const { name, t, errors, kill, async } of [
 // where the stored ones end, so each row is in the lake once.
 test('an earlier owner left several uncommitted files: the new owner cuts where they end, every row once', async () => {
   const t = 'replaycut';
-  const kafka = await startKafka({ topics: [`${topic(t)}:2`] });
-  const s3 = await startS3();
+  const kafka = await startRealKafka({ topics: [`${topic(t)}:2`] });
+  const s3 = await startMinio();
   const producer = startProducer(kafka.bootstrap);
   const stopStream = stream(producer, [t], 20);
   const first = startWriter({ ...writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: `g-${t}` } }), CDCW_FAILPOINT: 'skip-commits' });
@@ -157,13 +159,19 @@ test('an earlier owner left several uncommitted files: the new owner cuts where 
 // Two instances in one group over two topics of 8 partitions, a live stream
 // of about 2,000 envelopes a second, WRITE_INTERVAL_SECONDS=1: one instance
 // is SIGKILLed, the other takes its partitions, and it is started again.
-// Five runs in a row, each with its own topics and group.
-for (let run = 1; run <= 5; run++) {
-  test(`hand-over under a live stream, SIGKILL and restart, run ${run} of 5: no row lost, none twice`, async () => {
-    const tables = [`ho${run}a`, `ho${run}b`];
-    const group = `handover-${run}`;
-    const kafka = await startKafka({ topics: tables.map((t) => `${topic(t)}:8`) });
-    const s3 = await startS3();
+// Five runs in a row, each with its own topics and group, on the mock cluster
+// (whose slow rebalances fail the survivor's commits, which made rows twice
+// before the fix) and on Apache Kafka with MinIO.
+const stacks = {
+  mock: { kafka: startKafka, s3: startS3 },
+  real: { kafka: startRealKafka, s3: startMinio },
+};
+for (const [stack, start] of Object.entries(stacks)) for (let run = 1; run <= 5; run++) {
+  test(`hand-over under a live stream on the ${stack} broker, SIGKILL and restart, run ${run} of 5: no row lost, none twice`, async () => {
+    const tables = [`ho${stack}${run}a`, `ho${stack}${run}b`];
+    const group = `handover-${stack}-${run}`;
+    const kafka = await start.kafka({ topics: tables.map((t) => `${topic(t)}:8`) });
+    const s3 = await start.s3();
     const ports = [await freePort(), await freePort()];
     const env = (port) => writerEnv({ kafka, s3, extra: {
       CONSUMER_GROUP_ID: group, HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1',
@@ -190,7 +198,7 @@ for (let run = 1; run <= 5; run++) {
     assert.equal(eb.code, 0, b.log());
     const got = tally(await lakeCounts(s3, tables), delivered);
     const failed = failedCommits(killedLog) + failedCommits(a.log()) + failedCommits(b.log());
-    console.log(`hand-over run ${run}: ${delivered.length} messages, ${got.lost} lost, ${got.twice} twice, ${failed} failed commits`);
+    console.log(`hand-over run ${run} (${stack}): ${delivered.length} messages, ${got.lost} lost, ${got.twice} twice, ${failed} failed commits`);
     assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${delivered.length} messages; survivor's log:\n${b.log().slice(-20000)}`);
     await kafka.stop();
     await s3.stop();

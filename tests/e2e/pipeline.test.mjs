@@ -1,5 +1,6 @@
-// cdc-writer end to end with real processes: the mock Kafka cluster, s3rver,
-// the Prefect double and the daemon; the lake is read back with DuckDB.
+// cdc-writer end to end on the real systems: Apache Kafka (one KRaft node per
+// test) and MinIO, with the daemon; the lake is read back with DuckDB. The
+// Prefect double stays where a test needs Prefect to fail or hang on demand.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
@@ -7,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  startKafka, startS3, startPrefect, startWriter, writerEnv, stopAll, produce, committedOffsets,
+  startPrefect, startS3 as startS3rver, startFlakyProxy, startWriter, writerEnv, stopAll, produce, committedOffsets,
   fetchObjects, waitFor, repoRoot, freePort,
 } from '../harness/services.mjs';
+import { startRealKafka as startKafka, startMinio as startS3 } from '../harness/real_services.mjs';
 import { query } from '../harness/parquet_reader.mjs';
 import { parsePrometheusText, sum } from '../harness/prom_text.mjs';
 
@@ -165,9 +167,8 @@ test('killed after the upload, before the commit: the restart overwrites, every 
   const first = startWriter({ ...env, CDCW_FAILPOINT: 'kill-before-commit' });
   const result = await first.exited;
   assert.equal(result.signal, 'SIGKILL', first.log());
-  // Other workers may have been cut off mid-upload by the kill, and s3rver keeps
-  // a cut-off body (S3 and MinIO refuse it): such an object has the key the replay
-  // writes again, which the DuckDB read of every file below proves.
+  // Other workers may have been cut off mid-upload by the kill; MinIO, like S3,
+  // keeps no object of a cut-off body, so every file read below is whole.
   const dir1 = mkdtempSync(join(work, 'crash-'));
   const before = await fetchObjects(s3, 'cdc_events/', dir1);
   assert.ok(before.length > 0, 'the crashed run uploaded files');
@@ -281,7 +282,8 @@ test('SIGTERM during a busy run loses nothing', async () => {
   }
   const second = startWriter(env);
   await waitFor(() => /consuming /.test(second.log()), { timeoutMs: 30000, what: 'the second writer running' });
-  await waitFor(() => groupCaughtUp(kafka, 'busy', 2, ends), { timeoutMs: 60000, what: 'the rest committed' });
+  // The last rows of each partition wait for the 60 s interval.
+  await waitFor(() => groupCaughtUp(kafka, 'busy', 2, ends), { timeoutMs: 150000, what: 'the rest committed' });
   const end = await second.stop();
   assert.deepEqual(end, { code: 0, signal: null }, second.log());
   const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'busy2-')));
@@ -329,4 +331,50 @@ test('sparse rows: buffers are bounded by the memory they take, and memory flush
   const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'sparse-')));
   assert.equal(rows.length, n);
   assert.equal(new Set(rows.map((r) => `${r.p}/${r.o}`)).size, n, 'every row once');
+});
+
+// Cuts that must come before a message: the event day changes, then a column
+// changes type, while the partition's first upload waits for its retry (the
+// proxy fails its first two PUTs: s3rver behind tests/harness/flaky_proxy.mjs,
+// since MinIO cannot fail a given request on demand). The later batches wait,
+// sealed, for the partition; every file holds one day and one schema.
+test('day and schema changes while the partition is busy: one file per day and schema, every row once, in order', async () => {
+  const t = 'cuts';
+  const kafka = await startKafka({ topics: [`${topic(t)}:1`] });
+  const s3 = await startS3rver();
+  const proxy = await startFlakyProxy(s3.url);
+  await proxy.plan([{ method: 'PUT', status: 503, code: 'SlowDown' }, { method: 'PUT', status: 503, code: 'SlowDown' }]);
+  const day1 = Date.parse('2026-11-30T23:59:00Z');
+  const day2 = Date.parse('2026-12-01T00:01:00Z');
+  const schema = (aType) => ({ type: 'struct', name: 'x.Envelope', fields: [
+    { type: 'struct', optional: true, field: 'after', fields: [
+      { type: 'int64', optional: false, field: 'id' }, { type: aType, optional: true, field: 'a' }] },
+    { type: 'string', optional: false, field: 'op' }] });
+  const msgs = [];
+  for (let i = 0; i < 60; i++) {
+    msgs.push({ topic: topic(t), key: `k${i}`, timestamp: i < 20 ? day1 + i : day2 + i, value: JSON.stringify({
+      schema: schema(i < 40 ? 'int64' : 'string'), payload: { op: 'c', after: { id: i, a: i < 40 ? i : `text ${i}` } },
+    }) });
+  }
+  const delivered = await produce(kafka.bootstrap, msgs);
+  const writer = startWriter(writerEnv({ kafka, s3: { ...s3, url: proxy.url }, extra: { CONSUMER_GROUP_ID: 'cuts', MINIO_MAX_ATTEMPTS: '2' } }));
+  await waitFor(async () => (await committedOffsets(kafka.bootstrap, 'cuts', topic(t), 1))[0].offset === 60,
+    { timeoutMs: 60000, what: 'every offset committed' });
+  assert.equal((await writer.stop('SIGTERM')).code, 0, writer.log());
+  assert.equal(delivered.length, 60);
+  assert.match(writer.log(), /flush of cdc\.oltp_dabi\.public\.cuts \[0\] \(day-change, 20 rows\) failed, kept uncommitted, retrying/);
+  assert.match(writer.log(), /reason=schema-change rows=20/);
+  const objects = await fetchObjects(s3, 'cdc_events/', mkdtempSync(join(work, 'cuts-')));
+  const files = [];
+  for (const o of objects) {
+    const rows = await query(`SELECT min(_kafka_offset)::INTEGER AS lo, max(_kafka_offset)::INTEGER AS hi, count(*)::INTEGER AS n,
+      typeof(any_value(a)) AS type FROM read_parquet(${sql(o.path)})`);
+    files.push({ day: /day=(\d\d)/.exec(o.key)[1], ...rows[0] });
+  }
+  files.sort((x, y) => x.lo - y.lo);
+  assert.deepEqual(files, [
+    { day: '30', lo: 0, hi: 19, n: 20, type: 'BIGINT' },
+    { day: '01', lo: 20, hi: 39, n: 20, type: 'BIGINT' },
+    { day: '01', lo: 40, hi: 59, n: 20, type: 'VARCHAR' },
+  ]);
 });

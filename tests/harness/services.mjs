@@ -39,6 +39,11 @@ export const binaries = {
 
 const running = new Set();
 
+// Services started elsewhere (real_services.mjs) that stopAll() stops too:
+// each has stop().
+export function track(service) { running.add(service); }
+export function untrack(service) { running.delete(service); }
+
 // Spawns a service that prints its address on the first stdout line. Its
 // stdin stays open: closing it (or our death) makes the service exit.
 function spawnService(name, command, args, { timeoutMs = 20000, env } = {}) {
@@ -302,8 +307,8 @@ export function writerEnv({ kafka, s3, prefect, extra = {} }) {
     KAFKA_HEARTBEAT_INTERVAL_MS: '500',
     KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS: '1000',
     MINIO_ENDPOINT: new URL(s3.url).host,
-    MINIO_ACCESS_KEY: 'S3RVER',
-    MINIO_SECRET_KEY: 'S3RVER',
+    MINIO_ACCESS_KEY: s3.accessKey ?? 'S3RVER',
+    MINIO_SECRET_KEY: s3.secretKey ?? 'S3RVER',
     MINIO_BUCKET: 'datalake',
     MINIO_RETRY_BASE_MS: '50',
     WRITE_INTERVAL_SECONDS: '1',
@@ -317,8 +322,8 @@ export function writerEnv({ kafka, s3, prefect, extra = {} }) {
 // Downloads every object under prefix from the S3 server into dir; resolves
 // with [{key, path, size}].
 export async function fetchObjects(s3, prefix, dir) {
-  const env = { PATH: process.env.PATH, MINIO_ENDPOINT: new URL(s3.url).host, MINIO_ACCESS_KEY: 'S3RVER',
-    MINIO_SECRET_KEY: 'S3RVER', MINIO_BUCKET: 'datalake', LOG_LEVEL: 'ERROR' };
+  const env = { PATH: process.env.PATH, MINIO_ENDPOINT: new URL(s3.url).host, MINIO_ACCESS_KEY: s3.accessKey ?? 'S3RVER',
+    MINIO_SECRET_KEY: s3.secretKey ?? 'S3RVER', MINIO_BUCKET: 'datalake', LOG_LEVEL: 'ERROR' };
   const got = await run(binaries.s3Tool, ['fetch', prefix, dir], { env });
   if (got.code !== 0) throw new Error(`fetch ${prefix} failed: ${got.stderr}`);
   return got.stdout.split('\n').filter(Boolean).map((line) => {

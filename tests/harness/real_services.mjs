@@ -1,0 +1,272 @@
+// real_services.mjs -- the real systems users run, as plain processes on
+// 127.0.0.1, each at free ports in its own temporary directory, started and
+// stopped by the test that needs it (stopAll() in services.mjs stops them too):
+//
+//   const kafka = await startRealKafka({ topics: ['cdc.x.public.t:8'] });
+//   kafka.bootstrap; await kafka.createTopics(['t2:4']); await kafka.down(); await kafka.up()
+//   const s3 = await startMinio();   s3.url, s3.accessKey, s3.secretKey; down() / up()
+//
+// Apache Kafka (one KRaft node, broker and controller in one JVM) and MinIO
+// come from the cache tests/harness/stack/install.sh fills ($CDCW_STACK_CACHE,
+// default ~/.cache/cdc-writer-stack); ensureStack() runs it, which fetches and
+// builds nothing when the cache is complete. Each service's output goes to a
+// log file in its directory: service.log() reads it, and a service that dies
+// on its own prints the end of it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { repoRoot, freePort, run, binaries, track, untrack, waitFor } from './services.mjs';
+
+export const stackCache = process.env.CDCW_STACK_CACHE ?? join(homedir(), '.cache', 'cdc-writer-stack');
+const stackDir = join(repoRoot, 'tests', 'harness', 'stack');
+const pinned = (file, re) => re.exec(readFileSync(join(stackDir, file), 'utf8'))[1];
+export const versions = {
+  kafka: pinned('kafka-runtime.pom.xml', /<kafka\.version>([^<]+)</),
+  minio: pinned('install.sh', /^MINIO_VERSION=(\S+)/m),
+  prefect: pinned('requirements.txt', /^prefect==(\S+)/m),
+};
+
+// Fetches or builds what is missing (nothing on a warm cache).
+export async function ensureStack(components = ['kafka', 'minio']) {
+  const r = await run(join(stackDir, 'install.sh'), components, { timeoutMs: 40 * 60000 });
+  if (r.code !== 0) throw new Error(`the real stack could not be installed:\n${r.stderr}${r.stdout}`);
+}
+
+// A process whose output goes to dir/name.log; resolves once ready() says so.
+async function spawnLogged(name, dir, command, args, { env, ready, timeoutMs = 90000 }) {
+  const logPath = join(dir, `${name}.log`);
+  const fd = openSync(logPath, 'a');
+  const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: env ?? process.env, cwd: dir });
+  closeSync(fd);
+  const proc = { child, stopping: false, exited: new Promise((r) => child.on('exit', (code, signal) => r({ code, signal }))) };
+  proc.exited.then(({ code, signal }) => {
+    if (!proc.stopping) {
+      const text = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+      process.stderr.write(`${name} exited on its own (code ${code}, signal ${signal}); the end of its log:\n${text.slice(-4000)}\n`);
+    }
+  });
+  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited before it was ready:\n${log().slice(-4000)}`);
+      return ready(log);
+    }, { timeoutMs, intervalMs: 100, what: `${name} ready` });
+  } catch (e) {
+    proc.stopping = true;
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return proc;
+}
+
+async function stopProc(proc, signal = 'SIGTERM', graceMs = 30000) {
+  if (proc == null) return;
+  proc.stopping = true;
+  if (proc.child.exitCode === null && proc.child.signalCode === null) {
+    proc.child.kill(signal);
+    const killer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
+    await proc.exited;
+    clearTimeout(killer);
+  }
+}
+
+const KAFKA_LOG4J = `status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+`;
+
+// Apache Kafka in KRaft mode: one process that is broker and controller.
+// A heap of 256 MiB to 1 GiB suits a 2-core machine shared with the test.
+export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
+  await ensureStack(['kafka']);
+  const dir = mkdtempSync(join(tmpdir(), 'cdcw-kafka-'));
+  const [port, controller] = [await freePort(), await freePort()];
+  const libs = join(stackCache, `kafka-${versions.kafka}`, 'libs', '*');
+  writeFileSync(join(dir, 'log4j2.properties'), KAFKA_LOG4J);
+  mkdirSync(join(dir, 'data'));
+  const props = join(dir, 'server.properties');
+  writeFileSync(props, [
+    'process.roles=broker,controller', 'node.id=1',
+    `controller.quorum.bootstrap.servers=127.0.0.1:${controller}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    'inter.broker.listener.name=PLAINTEXT', 'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${join(dir, 'data')}`, 'num.partitions=1', 'auto.create.topics.enable=false',
+    'offsets.topic.replication.factor=1', 'offsets.topic.num.partitions=4',
+    'transaction.state.log.replication.factor=1', 'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=4', 'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1', 'group.initial.rebalance.delay.ms=0',
+    'num.network.threads=2', 'num.io.threads=2', 'log.flush.interval.ms=600000', '',
+  ].join('\n'));
+  const java = (main, ...args) => ['java', [`-Xms256m`, `-Xmx${heap}`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
+    '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
+    `-Dkafka.logs.dir=${dir}`, '-cp', libs, main, ...args]];
+  // A cluster id is a random UUID in Kafka's base64url form; like Kafka's own,
+  // never one that starts with '-', which the tool would take for an option.
+  let clusterId;
+  do clusterId = randomBytes(16).toString('base64url'); while (clusterId.startsWith('-'));
+  const [cmd, args] = java('kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '--config', props);
+  const formatted = await run(cmd, args, { timeoutMs: 120000 });
+  if (formatted.code !== 0) throw new Error(`Kafka storage format failed:\n${formatted.stdout}${formatted.stderr}`);
+
+  let proc = null;
+  const service = {
+    name: 'kafka', dir, port, bootstrap: `127.0.0.1:${port}`,
+    log: () => (existsSync(join(dir, 'kafka.log')) ? readFileSync(join(dir, 'kafka.log'), 'utf8') : ''),
+    get pid() { return proc?.child.pid; },
+    async up() {
+      const mark = service.log().length;
+      const [c, a] = java('kafka.Kafka', props);
+      proc = await spawnLogged('kafka', dir, c, a, { ready: (log) => log().slice(mark).includes('Kafka Server started') });
+    },
+    // Stops the broker (a controlled shutdown, or SIGKILL with hard); its data stays for up().
+    async down({ hard = false } = {}) {
+      await stopProc(proc, hard ? 'SIGKILL' : 'SIGTERM');
+      proc = null;
+    },
+    async createTopics(specs) {
+      if (specs.length === 0) return;
+      const r = await run(binaries.kafkaTool, ['create', service.bootstrap, ...specs], { timeoutMs: 90000 });
+      if (r.code !== 0) throw new Error(`creating topics ${specs.join(' ')} failed: ${r.stderr}`);
+    },
+    async stop({ keep = false } = {}) {
+      untrack(service);
+      await service.down();
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  track(service);
+  await service.up();
+  await service.createTopics(topics);
+  return service;
+}
+
+// MinIO, built from its Go module: real SigV4 checks, multipart, conditional writes.
+export async function startMinio({ buckets = ['datalake'] } = {}) {
+  await ensureStack(['minio']);
+  const dir = mkdtempSync(join(tmpdir(), 'cdcw-minio-'));
+  const [port, console] = [await freePort(), await freePort()];
+  const accessKey = 'cdcwtest';
+  const secretKey = `secret-${randomBytes(8).toString('hex')}`;
+  const bin = join(stackCache, 'bin', `minio-${versions.minio}`);
+  const env = {
+    PATH: process.env.PATH, HOME: dir, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey,
+    MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CALLHOME_ENABLE: 'off',
+  };
+  const url = `http://127.0.0.1:${port}`;
+  let proc = null;
+  const service = {
+    name: 'minio', dir, port, url, accessKey, secretKey,
+    log: () => (existsSync(join(dir, 'minio.log')) ? readFileSync(join(dir, 'minio.log'), 'utf8') : ''),
+    get pid() { return proc?.child.pid; },
+    async up() {
+      proc = await spawnLogged('minio', dir, bin, ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`,
+        '--console-address', `127.0.0.1:${console}`, '--quiet'], {
+        env,
+        ready: async () => (await fetch(`${url}/minio/health/ready`).then((r) => r.status, () => 0)) === 200,
+      });
+    },
+    async down({ hard = false } = {}) {
+      await stopProc(proc, hard ? 'SIGKILL' : 'SIGTERM');
+      proc = null;
+    },
+    async stop({ keep = false } = {}) {
+      untrack(service);
+      await service.down();
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  track(service);
+  await service.up();
+  for (const bucket of buckets) {
+    const r = await run(binaries.s3Tool, ['check', '--create'], { env: {
+      PATH: process.env.PATH, MINIO_ENDPOINT: `127.0.0.1:${port}`, MINIO_ACCESS_KEY: accessKey,
+      MINIO_SECRET_KEY: secretKey, MINIO_BUCKET: bucket, LOG_LEVEL: 'ERROR',
+    } });
+    if (r.code !== 0) throw new Error(`creating bucket ${bucket} on MinIO failed: ${r.stderr}`);
+  }
+  return service;
+}
+
+export const venvPython = () => join(stackCache, `venv-prefect-${versions.prefect}`, 'bin', 'python');
+
+// Runs a Python snippet in the stack's virtual environment (pyarrow, DuckDB);
+// resolves with what it printed as JSON.
+export async function python(code, args = [], { env } = {}) {
+  await ensureStack(['prefect']);
+  const r = await run(venvPython(), ['-c', code, ...args], { env: env ?? process.env, timeoutMs: 300000 });
+  if (r.code !== 0) throw new Error(`python failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+// A Prefect 3 server on its default SQLite database, and the shipped flow
+// (deploy/prefect/cdc_minio_to_duckdb_flow.py) served as the deployment
+// cdc_minio_to_duckdb_flow/dwh-pipeline by a process that runs its flow runs
+// against the given S3 server, loading into the DuckDB file prefect.warehouse.
+export async function startRealPrefect({ s3 }) {
+  await ensureStack(['prefect']);
+  const dir = mkdtempSync(join(tmpdir(), 'cdcw-prefect-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}/api`;
+  const bin = join(stackCache, `venv-prefect-${versions.prefect}`, 'bin');
+  const env = {
+    PATH: `${bin}:${process.env.PATH}`, HOME: dir, PREFECT_HOME: join(dir, 'home'), PREFECT_API_URL: base,
+    PREFECT_SERVER_ANALYTICS_ENABLED: 'false', PREFECT_SERVER_UI_ENABLED: 'false',
+    PREFECT_LOGGING_LEVEL: 'INFO', PYTHONUNBUFFERED: '1',
+  };
+  const warehouse = join(dir, 'warehouse.duckdb');
+  let server = null;
+  let runner = null;
+  const service = {
+    name: 'prefect', dir, url: base, warehouse,
+    log: () => ['prefect-server', 'prefect-flow'].map((n) => {
+      const p = join(dir, `${n}.log`);
+      return existsSync(p) ? `--- ${n}\n${readFileSync(p, 'utf8')}` : '';
+    }).join('\n'),
+    async api(method, path, body) {
+      const r = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    },
+    // The flow runs of the deployment, newest first.
+    async flowRuns() {
+      const r = await service.api('POST', '/flow_runs/filter', {
+        deployments: { name: { any_: ['dwh-pipeline'] } }, limit: 200, sort: 'ID_DESC',
+      });
+      return r.body;
+    },
+    async stop({ keep = false } = {}) {
+      untrack(service);
+      await stopProc(runner);
+      await stopProc(server);
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  track(service);
+  server = await spawnLogged('prefect-server', dir, join(bin, 'prefect'),
+    ['server', 'start', '--host', '127.0.0.1', '--port', String(port), '--analytics-off', '--no-ui'], {
+      env, timeoutMs: 180000,
+      ready: async () => (await fetch(`${base}/health`).then((r) => r.text(), () => '')) === 'true',
+    });
+  runner = await spawnLogged('prefect-flow', dir, join(bin, 'python'),
+    [join(repoRoot, 'deploy', 'prefect', 'cdc_minio_to_duckdb_flow.py')], {
+      env: { ...env, MINIO_ENDPOINT: new URL(s3.url).host, MINIO_ACCESS_KEY: s3.accessKey, MINIO_SECRET_KEY: s3.secretKey,
+        MINIO_USE_SSL: 'false', WAREHOUSE_PATH: warehouse },
+      timeoutMs: 180000,
+      ready: async () => (await fetch(`${base}/deployments/name/cdc_minio_to_duckdb_flow/dwh-pipeline`).then((r) => r.status, () => 0)) === 200,
+    });
+  return service;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Fetches or builds, once, the real services that the real-stack tests and the
+# demo run as plain processes on 127.0.0.1, each pinned by version, all in one
+# cache folder: $CDCW_STACK_CACHE, by default ~/.cache/cdc-writer-stack.
+#
+#   tests/harness/stack/install.sh [kafka|minio|prefect]...   (none: all three)
+#
+# - kafka:   Apache Kafka's broker jars from Maven Central (kafka-runtime.pom.xml)
+# - minio:   MinIO built from its Go module (a test process only, never linked or shipped)
+# - prefect: a Python virtual environment with Prefect, pyarrow, DuckDB and the
+#            MinIO client (requirements.txt, every package pinned)
+# A component that is there already is not fetched again; each one is marked
+# done only once complete. A failure names the component and the command to retry.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${CDCW_STACK_CACHE:-$HOME/.cache/cdc-writer-stack}"
+mkdir -p "$cache"
+
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-runtime.pom.xml")
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # the module's last commit, 2026-02-12
+PREFECT_VERSION=$(sed -n 's/^prefect==//p' "$here/requirements.txt")
+
+fail() {
+    echo "stack: $1 could not be installed: $2" >&2
+    echo "stack: retry with: tests/harness/stack/install.sh $1" >&2
+    exit 1
+}
+
+apt_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    local sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    echo "stack: apt-get install ${missing[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+kafka() {
+    local dir="$cache/kafka-$KAFKA_VERSION"
+    [ -f "$dir/.done" ] && return 0
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless || fail kafka "no Java runtime"
+    command -v mvn >/dev/null || apt_install maven || fail kafka "no Maven"
+    echo "stack: fetching Apache Kafka $KAFKA_VERSION's jars from Maven Central into $dir (once)"
+    rm -rf "$dir"
+    mvn -q -B -f "$here/kafka-runtime.pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+        -DoutputDirectory="$dir/libs" -Dmaven.repo.local="$cache/m2" ||
+        fail kafka "mvn dependency:copy-dependencies failed"
+    ls "$dir/libs"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || fail kafka "kafka_2.13-$KAFKA_VERSION.jar is missing"
+    touch "$dir/.done"
+}
+
+minio() {
+    local bin="$cache/bin/minio-$MINIO_VERSION"
+    [ -x "$bin" ] && return 0
+    command -v go >/dev/null || fail minio "no Go toolchain (go on PATH)"
+    echo "stack: building MinIO $MINIO_VERSION from its Go module into $bin (once; a few minutes)"
+    mkdir -p "$cache/bin"
+    GOPATH="$cache/go" GOCACHE="$cache/go-build" GOBIN="$cache/go/bin" GOFLAGS="-trimpath -modcacherw" \
+        CGO_ENABLED=0 go install "github.com/minio/minio@$MINIO_VERSION" || fail minio "go install failed"
+    mv "$cache/go/bin/minio" "$bin"
+    # The binary is all that is kept: the module and build caches (about 2 GiB) go.
+    GOPATH="$cache/go" GOCACHE="$cache/go-build" go clean -modcache -cache >/dev/null 2>&1 || true
+    rm -rf "$cache/go" "$cache/go-build"
+}
+
+prefect() {
+    local venv="$cache/venv-prefect-$PREFECT_VERSION"
+    [ -f "$venv/.done" ] && return 0
+    command -v python3 >/dev/null || apt_install python3 || fail prefect "no python3"
+    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv || fail prefect "no python3-venv"
+    echo "stack: installing Prefect $PREFECT_VERSION, pyarrow and DuckDB from PyPI into $venv (once)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || fail prefect "python3 -m venv failed"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-input -r "$here/requirements.txt" ||
+        fail prefect "pip install -r tests/harness/stack/requirements.txt failed"
+    touch "$venv/.done"
+}
+
+[ "$#" -gt 0 ] || set -- kafka minio prefect
+for component in "$@"; do
+    case "$component" in
+    kafka | minio | prefect) "$component" ;;
+    *) echo "stack: unknown component '$component' (kafka, minio or prefect)" >&2; exit 2 ;;
+    esac
+done
