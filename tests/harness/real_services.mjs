@@ -73,6 +73,34 @@ async function stopProc(proc, signal = 'SIGTERM', graceMs = 30000) {
   }
 }
 
+// A service whose process can be stopped and started again on the same
+// directory and ports: up() starts it (start() resolves with the process),
+// down() stops it (SIGKILL with hard), stop() stops it for good and removes
+// its directory unless keep. stopAll() stops it too.
+function restartable(name, dir, start) {
+  let proc = null;
+  const service = {
+    name, dir,
+    get pid() { return proc?.child.pid; },
+    log() {
+      const p = join(dir, `${name}.log`);
+      return existsSync(p) ? readFileSync(p, 'utf8') : '';
+    },
+    async up() { proc = await start(); },
+    async down({ hard = false } = {}) {
+      await stopProc(proc, hard ? 'SIGKILL' : 'SIGTERM');
+      proc = null;
+    },
+    async stop({ keep = false } = {}) {
+      untrack(service);
+      await service.down();
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  track(service);
+  return service;
+}
+
 const KAFKA_LOG4J = `status = warn
 appender.out.type = Console
 appender.out.name = OUT
@@ -121,33 +149,18 @@ export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
   const formatted = await run(cmd, args, { timeoutMs: 120000 });
   if (formatted.code !== 0) throw new Error(`Kafka storage format failed:\n${formatted.stdout}${formatted.stderr}`);
 
-  let proc = null;
-  const service = {
-    name: 'kafka', dir, port, bootstrap: `127.0.0.1:${port}`,
-    log: () => (existsSync(join(dir, 'kafka.log')) ? readFileSync(join(dir, 'kafka.log'), 'utf8') : ''),
-    get pid() { return proc?.child.pid; },
-    async up() {
-      const mark = service.log().length;
-      const [c, a] = java('kafka.Kafka', props);
-      proc = await spawnLogged('kafka', dir, c, a, { ready: (log) => log().slice(mark).includes('Kafka Server started') });
-    },
-    // Stops the broker (a controlled shutdown, or SIGKILL with hard); its data stays for up().
-    async down({ hard = false } = {}) {
-      await stopProc(proc, hard ? 'SIGKILL' : 'SIGTERM');
-      proc = null;
-    },
+  const service = Object.assign(restartable('kafka', dir, () => {
+    const mark = service.log().length;
+    const [c, a] = java('kafka.Kafka', props);
+    return spawnLogged('kafka', dir, c, a, { ready: (log) => log().slice(mark).includes('Kafka Server started') });
+  }), {
+    port, bootstrap: `127.0.0.1:${port}`,
     async createTopics(specs) {
       if (specs.length === 0) return;
       const r = await run(binaries.kafkaTool, ['create', service.bootstrap, ...specs], { timeoutMs: 90000 });
       if (r.code !== 0) throw new Error(`creating topics ${specs.join(' ')} failed: ${r.stderr}`);
     },
-    async stop({ keep = false } = {}) {
-      untrack(service);
-      await service.down();
-      if (!keep) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  track(service);
+  });
   await service.up();
   await service.createTopics(topics);
   return service;
@@ -157,7 +170,7 @@ export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
 export async function startMinio({ buckets = ['datalake'] } = {}) {
   await ensureStack(['minio']);
   const dir = mkdtempSync(join(tmpdir(), 'cdcw-minio-'));
-  const [port, console] = [await freePort(), await freePort()];
+  const [port, consolePort] = [await freePort(), await freePort()];
   const accessKey = 'cdcwtest';
   const secretKey = `secret-${randomBytes(8).toString('hex')}`;
   const bin = join(stackCache, 'bin', `minio-${versions.minio}`);
@@ -166,29 +179,11 @@ export async function startMinio({ buckets = ['datalake'] } = {}) {
     MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CALLHOME_ENABLE: 'off',
   };
   const url = `http://127.0.0.1:${port}`;
-  let proc = null;
-  const service = {
-    name: 'minio', dir, port, url, accessKey, secretKey,
-    log: () => (existsSync(join(dir, 'minio.log')) ? readFileSync(join(dir, 'minio.log'), 'utf8') : ''),
-    get pid() { return proc?.child.pid; },
-    async up() {
-      proc = await spawnLogged('minio', dir, bin, ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`,
-        '--console-address', `127.0.0.1:${console}`, '--quiet'], {
-        env,
-        ready: async () => (await fetch(`${url}/minio/health/ready`).then((r) => r.status, () => 0)) === 200,
-      });
-    },
-    async down({ hard = false } = {}) {
-      await stopProc(proc, hard ? 'SIGKILL' : 'SIGTERM');
-      proc = null;
-    },
-    async stop({ keep = false } = {}) {
-      untrack(service);
-      await service.down();
-      if (!keep) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  track(service);
+  const service = Object.assign(restartable('minio', dir, () => spawnLogged('minio', dir, bin, [
+    'server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet',
+  ], { env, ready: async () => (await fetch(`${url}/minio/health/ready`).then((r) => r.status, () => 0)) === 200 })), {
+    port, url, accessKey, secretKey,
+  });
   await service.up();
   for (const bucket of buckets) {
     const r = await run(binaries.s3Tool, ['check', '--create'], { env: {
