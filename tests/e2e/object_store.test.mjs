@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 
 import { startS3, startFlakyProxy, stopAll, run, binaries } from '../harness/services.mjs';
+import { startMinio } from '../harness/real_services.mjs';
 
 let dir;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'cdcw-os-')); });
@@ -34,6 +35,14 @@ function envFor(url, extra = {}) {
   };
 }
 
+// The client's environment for a started server (MinIO's credentials, or s3rver's).
+const envOf = (server, extra = {}) => envFor(server.url, {
+  MINIO_ACCESS_KEY: server.accessKey ?? 'S3RVER', MINIO_SECRET_KEY: server.secretKey ?? 'S3RVER', ...extra,
+});
+
+// Requests as MinIO checks them (every signature) and as s3rver takes them.
+const servers = { MinIO: startMinio, s3rver: startS3 };
+
 async function s3(env, ...args) {
   const r = await run(binaries.s3Tool, args, { env });
   const lines = r.stderr.trim().split('\n');
@@ -47,9 +56,9 @@ function file(name, bytes) {
   return p;
 }
 
-test('put, get and list with prefix and paging; keys with =, spaces, +, ~, ü and %', async () => {
-  const server = await startS3();
-  const env = envFor(server.url);
+for (const [serverName, startServer] of Object.entries(servers)) test(`${serverName}: put, get and list with prefix and paging; keys with =, spaces, +, ~, ü and %`, async () => {
+  const server = await startServer();
+  const env = envOf(server);
   assert.equal((await s3(env, 'check')).code, 0);
   const keys = [
     'cdc_events/customers/year=2026/month=11/day=24/customers_20261124T101500Z_p0_o0000000000000000042.parquet',
@@ -223,9 +232,10 @@ test('file:// target: same keys, written atomically', async () => {
 // The metadata a replay reads back (cdc-last-offset): signed x-amz-meta-*
 // headers on a single PUT and on CreateMultipartUpload; on file://, beside the bucket.
 test('user metadata: stored with single and multipart puts and read back by HEAD; a missing key is an answer', async () => {
+  const minio = await startMinio();
   const server = await startS3();
   const root = join(dir, 'metalake');
-  for (const env of [envFor(server.url), envFor('http://unused', { MINIO_ENDPOINT: `file://${root}`, MINIO_CREATE_BUCKET: 'true' })]) {
+  for (const env of [envOf(minio), envOf(server), envFor('http://unused', { MINIO_ENDPOINT: `file://${root}`, MINIO_CREATE_BUCKET: 'true' })]) {
     assert.equal((await s3(env, 'check', '--create')).code, 0);
     const opts = ['--part-size', String(5 << 20), '--threshold', String(6 << 20)];
     for (const [key, size] of [['m/small.parquet', 1000], ['m/multi.parquet', 12 << 20]]) {
@@ -246,4 +256,16 @@ test('user metadata: stored with single and multipart puts and read back by HEAD
     assert.deepEqual(listed.stdout.trim().split('\n').map((l) => l.split(' ')[0]).sort(), ['m/multi.parquet', 'm/small.parquet'],
       'the metadata is not listed as an object');
   }
+});
+
+// MinIO checks every signature: a wrong secret key is refused, with S3's own code.
+test('MinIO: a wrong secret key is refused with SignatureDoesNotMatch, and the secret is not in the error', async () => {
+  const minio = await startMinio();
+  const wrong = 'not-the-secret-of-this-server';
+  let r = await s3(envOf(minio, { MINIO_SECRET_KEY: wrong }), 'put', 'k/x.bin', file('wrong', 'x'));
+  assert.equal(r.code, 1);
+  assert.match(r.errors, /PutObject k\/x\.bin: HTTP 403 SignatureDoesNotMatch/);
+  assert.ok(!r.errors.includes(wrong) && !r.stdout.includes(wrong), 'the secret is never printed');
+  r = await s3(envOf(minio), 'put', 'k/x.bin', file('right', 'x'));
+  assert.equal(r.code, 0, r.errors);
 });
