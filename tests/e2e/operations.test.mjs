@@ -1,6 +1,7 @@
 // Operating cdc-writer: /metrics agrees with what was produced and written,
 // /healthz and /readyz follow the main loop and the object store, and
-// --check names each unreachable dependency. Real processes throughout.
+// --check names each unreachable dependency. On the real systems: Apache
+// Kafka, MinIO (stopped and started again for /readyz) and a Prefect server.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  startKafka, startS3, startPrefect, startWriter, writerEnv, stopAll, produce, committedOffsets,
+  startWriter, writerEnv, stopAll, produce, committedOffsets,
   fetchObjects, waitFor, freePort, run, binaries,
 } from '../harness/services.mjs';
+import { startRealKafka as startKafka, startMinio, startRealPrefect } from '../harness/real_services.mjs';
 import { query } from '../harness/parquet_reader.mjs';
 import { parsePrometheusText, sum } from '../harness/prom_text.mjs';
 
@@ -59,8 +61,8 @@ function account(i) {
 test('/metrics agrees with what was produced, written, refused and committed', async () => {
   const partitionsOf = { [topic('accounts')]: 2, [topic('payments')]: 2 };
   const kafka = await startKafka({ topics: Object.entries(partitionsOf).map(([t, n]) => `${t}:${n}`) });
-  const s3 = await startS3();
-  const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
+  const s3 = await startMinio();
+  const prefect = await startRealPrefect({ s3 });
   const msgs = [];
   for (let i = 0; i < 60; i++) {
     msgs.push({ topic: topic('accounts'), key: `a${i}`, value: account(i) });
@@ -104,7 +106,7 @@ test('/metrics agrees with what was produced, written, refused and committed', a
   assert.ok(sum(m, 'cdcw_flushes_total') >= sum(m, 'cdcw_flush_duration_seconds'));
   assert.ok(sum(m, 'cdcw_flush_duration_seconds') >= 1);
   assert.ok(sum(m, 'cdcw_s3_requests_total', { method: 'PUT' }) >= events.length + errors.length);
-  const runs = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'));
+  const runs = await prefect.flowRuns();
   assert.equal(sum(m, 'cdcw_prefect_triggers_total', { result: 'ok' }), runs.length);
   assert.ok(runs.length >= 2);
   for (const s of m.get('cdcw_committed_offset').samples) {
@@ -126,10 +128,10 @@ test('/metrics agrees with what was produced, written, refused and committed', a
   assert.equal(code, 0, writer.log());
 });
 
-test('/readyz turns unready while s3rver is stopped and ready when it is back; nothing is lost', async () => {
+test('/readyz turns unready while MinIO is stopped and ready when it is back; nothing is lost', async () => {
   const t = topic('ledger');
   const kafka = await startKafka({ topics: [`${t}:1`] });
-  let s3 = await startS3();
+  const s3 = await startMinio();
   const port = await freePort();
   const writer = startWriter(writerEnv({ kafka, s3, extra: {
     HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1', HEALTH_STORE_CHECK_SECONDS: '1',
@@ -142,7 +144,7 @@ test('/readyz turns unready while s3rver is stopped and ready when it is back; n
   await waitFor(async () => (await committed()) === 10, { timeoutMs: 30000, what: 'first batch committed' });
   assert.equal((await get(port, '/readyz')).status, 200);
 
-  await s3.stop({ keep: true });
+  await s3.down();
   const down = await waitFor(async () => {
     const r = await get(port, '/readyz');
     return r.status === 503 ? r : null;
@@ -161,7 +163,7 @@ test('/readyz turns unready while s3rver is stopped and ready when it is back; n
   assert.ok(sum(during, 'cdcw_s3_errors_total', { code: 'connection' }) >= 1);
   assert.ok(sum(during, 'cdcw_buffered_bytes') > 0);
 
-  s3 = await startS3({ port: s3.port, dir: s3.dir });
+  await s3.up();
   await waitFor(async () => (await get(port, '/readyz')).status === 200, { timeoutMs: 20000, what: '/readyz ready again' });
   await waitFor(async () => (await committed()) === 20, { timeoutMs: 60000, what: 'second batch committed' });
 
@@ -175,8 +177,8 @@ test('/readyz turns unready while s3rver is stopped and ready when it is back; n
 
 test('--check reports every dependency by name: ok, or failed with a reason', async () => {
   const kafka = await startKafka({ topics: [`${topic('things')}:1`, 'unrelated:1'] });
-  const s3 = await startS3();
-  const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
+  const s3 = await startMinio();
+  const prefect = await startRealPrefect({ s3 });
   const check = (extra) => run(binaries.cdcWriter, ['--check'], { env: { PATH: process.env.PATH, ...writerEnv({ kafka, s3, prefect, extra }) } });
 
   const ok = await check({});
