@@ -107,7 +107,7 @@ for (t,) in db.execute("SELECT table_name FROM information_schema.tables ORDER B
     out[t] = [list(map(str, r)) for r in db.execute(f'SELECT _cdc_op, _kafka_partition, _kafka_offset, * EXCLUDE (_cdc_op, _kafka_partition, _kafka_offset, _kafka_topic, _processed_at) FROM "{t}" ORDER BY 2, 3 LIMIT 3').fetchall()]
     out[t].insert(0, db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])
 print(json.dumps(out))`, [prefect.warehouse]);
-    say(`the DuckDB warehouse the flow runs loaded (${prefect.warehouse}):`);
+    say(`the DuckDB warehouse the flow runs loaded (${prefect.warehouse}, removed with the stack):`);
     for (const [t, [count, ...rows]] of Object.entries(wh)) {
       say(`  ${t}: ${count} rows; the first:`);
       for (const r of rows) say(`    ${r.join(' | ')}`);
