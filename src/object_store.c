@@ -764,6 +764,28 @@ bool object_store_list(struct object_store *os, const char *prefix, int page_siz
 
 /* ---------- uploads ---------- */
 
+/* The value of header `name` (case-insensitive) in raw response headers. */
+static bool header_value(const struct buf *headers, const char *name, char *out, size_t outlen)
+{
+    const char *h = (const char *)headers->data;
+    size_t nl = strlen(name);
+    for (size_t i = 0; i + nl < headers->len; i++) {
+        if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, name, nl) == 0 && h[i + nl] == ':') {
+            const char *v = h + i + nl + 1;
+            const char *end = h + headers->len;
+            while (v < end && *v == ' ')
+                v++;
+            size_t vl = 0;
+            while (v + vl < end && v[vl] != '\r' && v[vl] != '\n')
+                vl++;
+            snprintf(out, outlen, "%.*s", (int)vl, v);
+            return true;
+        }
+    }
+    return false;
+}
+
+
 struct object_upload {
     struct object_store *os;
     char *key;
@@ -820,24 +842,13 @@ static bool upload_part(struct object_upload *u, const void *data, size_t len, c
     if (!perform(os, &rq, what, err, errlen))
         return false;
     /* The ETag response header identifies the part in the completion. */
-    const char *h = (const char *)os->headers.data;
-    const char *etag = NULL;
-    for (size_t i = 0; i + 5 < os->headers.len; i++) {
-        if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, "etag:", 5) == 0) {
-            etag = h + i + 5;
-            break;
-        }
-    }
-    if (etag == NULL) {
+    char etag[401];
+    if (!header_value(&os->headers, "etag", etag, sizeof etag)) {
         set_err(err, errlen, "%s: no ETag in the answer", what);
         return false;
     }
-    while (*etag == ' ')
-        etag++;
-    size_t el = strcspn(etag, "\r\n");
     char line[512];
-    snprintf(line, sizeof line, "<Part><PartNumber>%s</PartNumber><ETag>%.*s</ETag></Part>", number,
-             (int)(el > 400 ? 400 : el), etag);
+    snprintf(line, sizeof line, "<Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>", number, etag);
     buf_append(&u->completion, line, strlen(line));
     u->parts++;
     return true;
@@ -980,27 +991,6 @@ bool object_store_put_meta(struct object_store *os, const char *key, const void 
         return false;
     }
     return object_upload_finish(u, err, errlen);
-}
-
-/* The value of header `name` (case-insensitive) in raw response headers. */
-static bool header_value(const struct buf *headers, const char *name, char *out, size_t outlen)
-{
-    const char *h = (const char *)headers->data;
-    size_t nl = strlen(name);
-    for (size_t i = 0; i + nl < headers->len; i++) {
-        if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, name, nl) == 0 && h[i + nl] == ':') {
-            const char *v = h + i + nl + 1;
-            const char *end = h + headers->len;
-            while (v < end && *v == ' ')
-                v++;
-            size_t vl = 0;
-            while (v + vl < end && v[vl] != '\r' && v[vl] != '\n')
-                vl++;
-            snprintf(out, outlen, "%.*s", (int)vl, v);
-            return true;
-        }
-    }
-    return false;
 }
 
 static bool file_head(struct object_store *os, const char *key, const char *name, bool *found,

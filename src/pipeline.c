@@ -108,6 +108,7 @@ struct pipeline {
     int64_t limit;    /* MAX_BUFFER_BYTES less librdkafka's prefetch and the writing reserve */
     struct part *last_part; /* messages come in runs of one partition */
     size_t retries_waiting;
+    double next_commit_retry; /* when the earliest failed commit is due again, 0: none */
     double next_memory_flush;
     atomic_bool paused; /* atomic: the fetch nudger's thread reads it too */
     struct fetch_nudge *nudge;
@@ -391,6 +392,8 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         all_ok = false;
         double delay = commit_backoff(pt->commit_attempts++);
         pt->commit_retry_at = now_s() + delay;
+        if (p->next_commit_retry == 0 || pt->commit_retry_at < p->next_commit_retry)
+            p->next_commit_retry = pt->commit_retry_at;
         log_error(p->log, "commit of %s [%d] at offset %lld failed: %s (the data is stored; the "
                           "commit is retried in %.1f s before the partition's next file)",
                   pt->topic, pt->partition, (long long)e->offset, rd_kafka_err2str(pe), delay);
@@ -403,6 +406,8 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
                 continue;
             pt->commit_sent = false;
             pt->commit_retry_at = now_s() + commit_backoff(pt->commit_attempts++);
+            if (p->next_commit_retry == 0 || pt->commit_retry_at < p->next_commit_retry)
+                p->next_commit_retry = pt->commit_retry_at;
         }
         log_error(p->log, "commit failed: %s (the data is stored; the commit is retried)", rd_kafka_err2str(err));
     }
@@ -447,23 +452,26 @@ static void serve_commits(struct pipeline *p, int timeout_ms)
         timeout_ms = 0;
 }
 
-/* Sends again the failed commits whose backoff is over (all of them, with force). */
+/* Sends again the failed commits whose backoff is over (all of them, with
+ * force). Runs every loop turn: without a failed commit due it returns at once. */
 static void commit_due(struct pipeline *p, bool force)
 {
     double now = now_s();
+    if (p->next_commit_retry == 0 || (!force && now < p->next_commit_retry))
+        return;
+    p->next_commit_retry = 0;
     size_t n = 0;
-    struct part **due = NULL;
+    struct part **due = xmalloc(p->nparts * sizeof *due + 1);
     for (size_t i = 0; i < p->nparts; i++) {
         struct part *pt = p->parts[i];
-        if (pt->commit_pending >= 0 && !pt->commit_sent && pt->inflight == NULL &&
-            (force || now >= pt->commit_retry_at)) {
-            if (due == NULL)
-                due = xmalloc(p->nparts * sizeof *due);
+        if (pt->commit_pending < 0 || pt->commit_sent || pt->inflight != NULL)
+            continue;
+        if (force || now >= pt->commit_retry_at)
             due[n++] = pt;
-        }
+        else if (p->next_commit_retry == 0 || pt->commit_retry_at < p->next_commit_retry)
+            p->next_commit_retry = pt->commit_retry_at; /* still waiting: the next one due */
     }
-    if (n > 0)
-        send_commits(p, due, n);
+    send_commits(p, due, n);
     free(due);
 }
 
@@ -980,8 +988,8 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         pt->first_offset = m->offset;
     enum dbz_result r = dbz_decode(pt->decoder, m->payload, m->len, &p->row, err, sizeof err);
     assert(pt->cut_at < 0 || m->offset <= pt->cut_at); /* invariant 4 */
-    bool first_in_file = row_batch_rows(pt->rows) == 0 && error_batch_rows(pt->errors) == 0;
-    if (pt->probing && first_in_file && r != DBZ_TOMBSTONE)
+    if (pt->probing && r != DBZ_TOMBSTONE && row_batch_rows(pt->rows) == 0 &&
+        error_batch_rows(pt->errors) == 0) /* the first row or refused message of a file */
         probe_replay(p, pt, r == DBZ_ROW ? "cdc_events" : "cdc_errors", ts, m->offset);
     if (r == DBZ_ROW) {
         if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==

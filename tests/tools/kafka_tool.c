@@ -278,15 +278,15 @@ static int create_topics(const char *bootstrap, int n, char **specs)
 {
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), bootstrap);
     rd_kafka_NewTopic_t **topics = calloc((size_t)n, sizeof *topics);
+    char (*names)[512] = calloc((size_t)n, sizeof *names);
     char err[512];
     for (int i = 0; i < n; i++) {
-        char name[512];
-        snprintf(name, sizeof name, "%s", specs[i]);
-        char *colon = strrchr(name, ':');
+        snprintf(names[i], sizeof names[i], "%s", specs[i]);
+        char *colon = strrchr(names[i], ':');
         int parts = colon ? atoi(colon + 1) : 1;
         if (colon)
             *colon = '\0';
-        topics[i] = rd_kafka_NewTopic_new(name, parts, 1, err, sizeof err);
+        topics[i] = rd_kafka_NewTopic_new(names[i], parts, 1, err, sizeof err);
         if (topics[i] == NULL) {
             fprintf(stderr, "kafka_tool: topic %s: %s\n", specs[i], err);
             return 2;
@@ -321,7 +321,7 @@ static int create_topics(const char *bootstrap, int n, char **specs)
             for (int i = 0; i < n; i++) {
                 for (int t = 0; t < md->topic_cnt; t++) {
                     const rd_kafka_metadata_topic_t *mt = &md->topics[t];
-                    if (strncmp(mt->topic, specs[i], strlen(mt->topic)) != 0 || specs[i][strlen(mt->topic)] != ':')
+                    if (strcmp(mt->topic, names[i]) != 0)
                         continue;
                     int led = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
                     for (int k = 0; k < mt->partition_cnt; k++)
@@ -343,6 +343,7 @@ static int create_topics(const char *bootstrap, int n, char **specs)
     for (int i = 0; i < n; i++)
         rd_kafka_NewTopic_destroy(topics[i]);
     free(topics);
+    free(names);
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
     return status;
