@@ -115,6 +115,8 @@ struct pipeline {
     double next_flush;
     const char *failpoint;
     int fatal;
+    bool kafka_reached; /* the cluster answered once: see on_error() */
+    atomic_int handshake_hangups; /* counted by on_log() on librdkafka's threads */
     struct metrics *metrics;
     struct health *health;
     struct pipeline_metrics m;
@@ -831,6 +833,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *list, void *opaque)
 {
     struct pipeline *p = opaque;
+    p->kafka_reached = true;
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < list->cnt; i++) {
@@ -1043,10 +1046,69 @@ static void handle_event(struct pipeline *p, rd_kafka_message_t *m)
 
 /* ---------- the loop ---------- */
 
+/* What a client error means while the cluster has never answered: a cause a
+ * retry cannot mend (NULL for none). Once the cluster has answered, the same
+ * errors (a broker restarting mid-handshake) are logged and retried. */
+static const char *startup_fatal_cause(struct pipeline *p, int err, const char *reason)
+{
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+        return "authentication failed: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and the password";
+    if (err == RD_KAFKA_RESP_ERR__SSL)
+        return "TLS handshake failed: check KAFKA_SSL_CA_LOCATION and the broker's certificate";
+    /* A plaintext client on a TLS listener: the broker hangs up on the first
+     * request (ApiVersion). librdkafka 2.0 says so in a transport error;
+     * 2.12 only logs each hang-up (on_log() counts them) and then reports
+     * every broker down. A TLS client on a plaintext listener: the handshake
+     * ends, which 2.12 reports as a transport error. */
+    const char *protocol = "the broker hung up in the handshake: check KAFKA_SECURITY_PROTOCOL against the listener";
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT &&
+        (strstr(reason, "security.protocol") != NULL || strstr(reason, "PLAINTEXT broker listener") != NULL))
+        return protocol;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_load(&p->handshake_hangups) >= 2)
+        return protocol;
+    return NULL;
+}
+
+/* Errors of the client as a whole (not of one partition), served by
+ * rd_kafka_consumer_poll() on the loop's thread. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct pipeline *p = opaque;
+    char why[512];
+    if (p->fatal) { /* stopping already: the cause is logged */
+        log_debug(p->log, "Kafka: %s", reason);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_fatal_error(rk, why, sizeof why);
+        log_error(p->log, "fatal Kafka error: %s", why);
+        p->fatal = 1;
+        return;
+    }
+    if (!p->kafka_reached && rd_kafka_controllerid(rk, 0) >= 0)
+        p->kafka_reached = true;
+    const char *cause = p->kafka_reached ? NULL : startup_fatal_cause(p, err, reason);
+    if (cause != NULL) {
+        log_error(p->log, "Kafka: cannot connect to %s: %s (%s); exiting, nothing consumed",
+                  p->cfg->kafka_bootstrap_servers, cause, reason);
+        p->fatal = 1;
+        return;
+    }
+    bool lasting = err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL;
+    log_write(p->log, lasting ? LOG_ERROR : LOG_WARNING, "Kafka: %s", reason);
+}
+
+/* librdkafka's own lines. Its connection failures (FAIL) come as warnings:
+ * the same failure reaches on_error(), which decides whether it is an error. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    const struct pipeline *p = rd_kafka_opaque(rk);
+    struct pipeline *p = rd_kafka_opaque(rk);
+    if (strcmp(fac, "FAIL") == 0 && strstr(buf, "Disconnected") != NULL &&
+        strstr(buf, "in state APIVERSION_QUERY") != NULL)
+        atomic_fetch_add(&p->handshake_hangups, 1);
     enum log_level lv = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARNING : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    if (lv == LOG_ERROR && strcmp(fac, "FAIL") == 0)
+        lv = LOG_WARNING;
     log_write(p->log, lv, "librdkafka %s: %s", fac, buf);
 }
 
@@ -1101,6 +1163,7 @@ static bool setup(struct pipeline *p)
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
     p->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (p->rk == NULL) {
         log_error(p->log, "Kafka consumer: %s", err);
@@ -1167,6 +1230,8 @@ static void sample_gauges(struct pipeline *p, double now)
     if (now < p->next_gauges)
         return;
     p->next_gauges = now + 1;
+    if (!p->kafka_reached && rd_kafka_controllerid(p->rk, 0) >= 0)
+        p->kafka_reached = true; /* metadata came: the cluster took the credentials */
     size_t inflight = 0;
     for (size_t i = 0; i < p->nparts; i++) {
         inflight += p->parts[i]->inflight != NULL;

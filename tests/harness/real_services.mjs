@@ -6,19 +6,24 @@
 //   kafka.bootstrap; await kafka.createTopics(['t2:4']); await kafka.down(); await kafka.up()
 //   const s3 = await startMinio();   s3.url, s3.accessKey, s3.secretKey; down() / up()
 //
+// With a test CA made here (makeTestCA), Kafka gets a second listener,
+// SASL_SSL with SCRAM-SHA-512 (startRealKafka({ sasl: { users } }):
+// kafka.saslBootstrap), and MinIO serves https (startMinio({ tls })).
+//
 // Apache Kafka (one KRaft node, broker and controller in one JVM) and MinIO
 // come from the cache tests/harness/stack/install.sh fills ($CDCW_STACK_CACHE,
 // default ~/.cache/cdc-writer-stack); ensureStack() runs it, which fetches and
 // builds nothing when the cache is complete. Each service's output goes to a
 // log file in its directory: service.log() reads it, and a service that dies
 // on its own prints the end of it.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { repoRoot, freePort, run, binaries, track, untrack, waitFor } from './services.mjs';
+import { repoRoot, freePort, run, binaries, track, untrack, waitFor, s3ClientEnv } from './services.mjs';
 
 export const stackCache = process.env.CDCW_STACK_CACHE ?? join(homedir(), '.cache', 'cdc-writer-stack');
 const stackDir = join(repoRoot, 'tests', 'harness', 'stack');
@@ -101,6 +106,24 @@ function restartable(name, dir, start) {
   return service;
 }
 
+// A throwaway certificate authority in dir and one server certificate it
+// signed, for localhost and 127.0.0.1. OpenSSL 3 writes PKCS#8 keys ("BEGIN
+// PRIVATE KEY"), the only PEM form Kafka's PEM key store reads.
+// Resolves with { ca, cert, key, pem } (pem: key then certificate, Kafka's form).
+export function makeTestCA(dir, name = 'test-ca') {
+  mkdirSync(dir, { recursive: true });
+  const f = (n) => join(dir, n);
+  const ssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'),
+    '-days', '2', '-subj', `/CN=${name}`);
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost');
+  writeFileSync(f('san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-days', '2', '-extfile', f('san.ext'), '-out', f('server.crt'));
+  writeFileSync(f('server.pem'), readFileSync(f('server.key'), 'utf8') + readFileSync(f('server.crt'), 'utf8'));
+  return { ca: f('ca.pem'), cert: f('server.crt'), key: f('server.key'), pem: f('server.pem') };
+}
+
 const KAFKA_LOG4J = `status = warn
 appender.out.type = Console
 appender.out.name = OUT
@@ -116,10 +139,26 @@ logger.state.level = WARN
 
 // Apache Kafka in KRaft mode: one process that is broker and controller.
 // A heap of 256 MiB to 1 GiB suits a 2-core machine shared with the test.
-export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
+// sasl: { users: { name: password } } adds a SASL_SSL listener with
+// SCRAM-SHA-512 for those users, its certificate from a test CA made here
+// (kafka.tls.ca is the CA's PEM); kafka.saslBootstrap is localhost:<port>.
+// The controller and the PLAINTEXT listener stay as they are.
+export async function startRealKafka({ topics = [], heap = '1g', sasl = null } = {}) {
   await ensureStack(['kafka']);
   const dir = mkdtempSync(join(tmpdir(), 'cdcw-kafka-'));
   const [port, controller] = [await freePort(), await freePort()];
+  const saslPort = sasl ? await freePort() : 0;
+  const tls = sasl ? makeTestCA(join(dir, 'tls'), 'kafka-test-ca') : null;
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controller}`];
+  const advertised = [...listeners];
+  const saslLines = [];
+  if (sasl) {
+    listeners.push(`SASL_SSL://127.0.0.1:${saslPort}`);
+    advertised.push(`SASL_SSL://localhost:${saslPort}`);
+    saslLines.push('sasl.enabled.mechanisms=SCRAM-SHA-512',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.ssl.keystore.type=PEM', `listener.name.sasl_ssl.ssl.keystore.location=${tls.pem}`);
+  }
   const libs = join(stackCache, `kafka-${versions.kafka}`, 'libs', '*');
   writeFileSync(join(dir, 'log4j2.properties'), KAFKA_LOG4J);
   mkdirSync(join(dir, 'data'));
@@ -127,10 +166,9 @@ export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
   writeFileSync(props, [
     'process.roles=broker,controller', 'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${controller}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    `listeners=${listeners.join(',')}`, `advertised.listeners=${advertised.join(',')}`,
     'inter.broker.listener.name=PLAINTEXT', 'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL', ...saslLines,
     `log.dirs=${join(dir, 'data')}`, 'num.partitions=1', 'auto.create.topics.enable=false',
     'offsets.topic.replication.factor=1', 'offsets.topic.num.partitions=4',
     'transaction.state.log.replication.factor=1', 'transaction.state.log.min.isr=1',
@@ -145,7 +183,9 @@ export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
   // never one that starts with '-', which the tool would take for an option.
   let clusterId;
   do clusterId = randomBytes(16).toString('base64url'); while (clusterId.startsWith('-'));
-  const [cmd, args] = java('kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '--config', props);
+  const scram = Object.entries(sasl?.users ?? {}).flatMap(([name, password]) =>
+    ['--add-scram', `SCRAM-SHA-512=[name="${name}",password="${password}"]`]);
+  const [cmd, args] = java('kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '--config', props, ...scram);
   const formatted = await run(cmd, args, { timeoutMs: 120000 });
   if (formatted.code !== 0) throw new Error(`Kafka storage format failed:\n${formatted.stdout}${formatted.stderr}`);
 
@@ -154,7 +194,7 @@ export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
     const [c, a] = java('kafka.Kafka', props);
     return spawnLogged('kafka', dir, c, a, { ready: (log) => log().slice(mark).includes('Kafka Server started') });
   }), {
-    port, bootstrap: `127.0.0.1:${port}`,
+    port, bootstrap: `127.0.0.1:${port}`, tls, ...(sasl ? { saslPort, saslBootstrap: `localhost:${saslPort}` } : {}),
     async createTopics(specs) {
       if (specs.length === 0) return;
       const r = await run(binaries.kafkaTool, ['create', service.bootstrap, ...specs], { timeoutMs: 90000 });
@@ -167,7 +207,9 @@ export async function startRealKafka({ topics = [], heap = '1g' } = {}) {
 }
 
 // MinIO, built from its Go module: real SigV4 checks, multipart, conditional writes.
-export async function startMinio({ buckets = ['datalake'] } = {}) {
+// tls: true serves https only, with a certificate from a test CA made here
+// (s3.tls.ca is the CA's PEM, s3.url https://127.0.0.1:<port>).
+export async function startMinio({ buckets = ['datalake'], tls = false } = {}) {
   await ensureStack(['minio']);
   const dir = mkdtempSync(join(tmpdir(), 'cdcw-minio-'));
   const [port, consolePort] = [await freePort(), await freePort()];
@@ -178,18 +220,33 @@ export async function startMinio({ buckets = ['datalake'] } = {}) {
     PATH: process.env.PATH, HOME: dir, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey,
     MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CALLHOME_ENABLE: 'off',
   };
-  const url = `http://127.0.0.1:${port}`;
+  // MinIO takes its certificate as public.crt and private.key in --certs-dir.
+  const certs = join(dir, 'certs');
+  const ca = tls ? makeTestCA(join(dir, 'tls'), 'minio-test-ca') : null;
+  if (tls) {
+    mkdirSync(certs);
+    writeFileSync(join(certs, 'public.crt'), readFileSync(ca.cert));
+    writeFileSync(join(certs, 'private.key'), readFileSync(ca.key));
+  }
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const health = `${url}/minio/health/ready`;
+  const ready = tls
+    ? () => new Promise((resolve) => {
+      httpsRequest(health, { ca: readFileSync(ca.ca) }, (res) => { res.resume(); resolve(res.statusCode === 200); })
+        .on('error', () => resolve(false)).end();
+    })
+    : async () => (await fetch(health).then((r) => r.status, () => 0)) === 200;
   const service = Object.assign(restartable('minio', dir, () => spawnLogged('minio', dir, bin, [
-    'server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet',
-  ], { env, ready: async () => (await fetch(`${url}/minio/health/ready`).then((r) => r.status, () => 0)) === 200 })), {
-    port, url, accessKey, secretKey,
+    'server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`,
+    '--certs-dir', certs, '--quiet',
+  ], { env, ready })), {
+    port, url, accessKey, secretKey, tls: ca,
   });
   await service.up();
   for (const bucket of buckets) {
-    const r = await run(binaries.s3Tool, ['check', '--create'], { env: {
-      PATH: process.env.PATH, MINIO_ENDPOINT: `127.0.0.1:${port}`, MINIO_ACCESS_KEY: accessKey,
-      MINIO_SECRET_KEY: secretKey, MINIO_BUCKET: bucket, LOG_LEVEL: 'ERROR',
-    } });
+    const r = await run(binaries.s3Tool, ['check', '--create'], {
+      env: { PATH: process.env.PATH, ...s3ClientEnv(service), MINIO_BUCKET: bucket, LOG_LEVEL: 'ERROR' },
+    });
     if (r.code !== 0) throw new Error(`creating bucket ${bucket} on MinIO failed: ${r.stderr}`);
   }
   return service;

@@ -297,6 +297,17 @@ export function startWriter(env) {
   return writer;
 }
 
+// The MINIO_* variables that reach an S3 server of the harness (s3rver takes
+// any credentials; MinIO's are its own; over https, its test CA is trusted).
+export function s3ClientEnv(s3) {
+  return {
+    MINIO_ENDPOINT: new URL(s3.url).host,
+    MINIO_ACCESS_KEY: s3.accessKey ?? 'S3RVER',
+    MINIO_SECRET_KEY: s3.secretKey ?? 'S3RVER',
+    ...(s3.url.startsWith('https:') ? { MINIO_USE_SSL: 'true', ...(s3.tls ? { MINIO_CA_BUNDLE: s3.tls.ca } : {}) } : {}),
+  };
+}
+
 // The environment that points cdc-writer at the harness's services.
 export function writerEnv({ kafka, s3, prefect, extra = {} }) {
   return {
@@ -306,9 +317,7 @@ export function writerEnv({ kafka, s3, prefect, extra = {} }) {
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     KAFKA_HEARTBEAT_INTERVAL_MS: '500',
     KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS: '1000',
-    MINIO_ENDPOINT: new URL(s3.url).host,
-    MINIO_ACCESS_KEY: s3.accessKey ?? 'S3RVER',
-    MINIO_SECRET_KEY: s3.secretKey ?? 'S3RVER',
+    ...s3ClientEnv(s3),
     MINIO_BUCKET: 'datalake',
     MINIO_RETRY_BASE_MS: '50',
     WRITE_INTERVAL_SECONDS: '1',
@@ -322,8 +331,7 @@ export function writerEnv({ kafka, s3, prefect, extra = {} }) {
 // Downloads every object under prefix from the S3 server into dir; resolves
 // with [{key, path, size}].
 export async function fetchObjects(s3, prefix, dir) {
-  const env = { PATH: process.env.PATH, MINIO_ENDPOINT: new URL(s3.url).host, MINIO_ACCESS_KEY: s3.accessKey ?? 'S3RVER',
-    MINIO_SECRET_KEY: s3.secretKey ?? 'S3RVER', MINIO_BUCKET: 'datalake', LOG_LEVEL: 'ERROR' };
+  const env = { PATH: process.env.PATH, ...s3ClientEnv(s3), MINIO_BUCKET: 'datalake', LOG_LEVEL: 'ERROR' };
   const got = await run(binaries.s3Tool, ['fetch', prefix, dir], { env });
   if (got.code !== 0) throw new Error(`fetch ${prefix} failed: ${got.stderr}`);
   return got.stdout.split('\n').filter(Boolean).map((line) => {

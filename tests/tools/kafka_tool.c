@@ -23,6 +23,7 @@
  *       waits until every partition has a leader; a topic that exists already
  *       is not an error. For real brokers: the mock cluster creates its own.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +134,8 @@ static int produce(const char *bootstrap)
                 e = rd_kafka_producev(
                     rk, RD_KAFKA_V_TOPIC(cJSON_GetStringValue(topic)),
                     RD_KAFKA_V_PARTITION(cJSON_IsNumber(part) ? part->valueint : RD_KAFKA_PARTITION_UA),
-                    RD_KAFKA_V_KEY(cJSON_IsString(key) ? key->valuestring : NULL,
-                                   cJSON_IsString(key) ? strlen(key->valuestring) : 0),
+                    RD_KAFKA_V_KEY((cJSON_IsString(key) ? key->valuestring : NULL),
+                                   (cJSON_IsString(key) ? strlen(key->valuestring) : 0)),
                     RD_KAFKA_V_VALUE(vbuf, vlen),
                     RD_KAFKA_V_TIMESTAMP(cJSON_IsNumber(ts) ? (int64_t)ts->valuedouble : 0),
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -258,7 +259,18 @@ static int committed(const char *bootstrap, const char *group, const char *topic
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; p++)
         rd_kafka_topic_partition_list_add(list, topic, p);
-    rd_kafka_resp_err_t e = rd_kafka_committed(rk, list, 10000);
+    /* While the group coordinator moves or loads (a broker just started, a
+     * group just created), the answer is a retriable error: ask again. */
+    rd_kafka_resp_err_t e;
+    for (int attempt = 0;; attempt++) {
+        e = rd_kafka_committed(rk, list, 10000);
+        bool retriable = e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                         e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                         e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+        if (!retriable || attempt == 50)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+    }
     int status = 0;
     if (e) {
         fprintf(stderr, "kafka_tool: committed: %s\n", rd_kafka_err2str(e));
