@@ -5,6 +5,7 @@
  * variable cannot be documented in one place and parsed differently in another.
  */
 #include "config.h"
+#include "xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -685,7 +686,10 @@ void config_free(struct config *cfg)
         case KIND_HTTP_URL:
         case KIND_PATH: {
             char **field = (char **)((char *)cfg + specs[i].offset);
-            free(*field);
+            if (specs[i].secret)
+                secret_free(*field);
+            else
+                free(*field);
             *field = NULL;
             break;
         }
@@ -696,7 +700,10 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
         free(cfg->kafka_props[i].env_name);
         free(cfg->kafka_props[i].name);
-        free(cfg->kafka_props[i].value);
+        if (cfg->kafka_props[i].secret)
+            secret_free(cfg->kafka_props[i].value);
+        else
+            free(cfg->kafka_props[i].value);
     }
     free(cfg->kafka_props);
     cfg->kafka_props = NULL;

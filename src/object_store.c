@@ -140,10 +140,7 @@ void object_store_free(struct object_store *os)
         return;
     if (os->curl)
         curl_easy_cleanup(os->curl);
-    if (os->secret_key) {
-        memset(os->secret_key, 0, strlen(os->secret_key));
-        free(os->secret_key);
-    }
+    secret_free(os->secret_key);
     free(os->endpoint);
     free(os->bucket);
     free(os->region);

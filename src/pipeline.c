@@ -544,7 +544,7 @@ static int complete(struct pipeline *p, int timeout_ms)
         }
         if (!j->ok) {
             j->attempts++;
-            double delay = j->attempts < 6 ? (double)(1 << j->attempts) : 30.0;
+            double delay = j->attempts < 5 ? (double)(1 << j->attempts) : 30.0; /* 2, 4, 8, 16, 30, 30 ... */
             j->retry_at = now_s() + delay;
             p->retries_waiting++;
             log_error(p->log, "flush of %s [%d] (%s, %zu rows) failed, kept uncommitted, retrying in "

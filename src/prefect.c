@@ -40,6 +40,8 @@ struct prefect *prefect_new(const struct config *cfg, const struct log *lg)
     p->timeout_s = cfg->prefect_timeout_s;
     p->curl = curl_easy_init();
     p->log = lg;
+    if (p->curl == NULL) /* triggers fail (and say so); data and commits go on */
+        log_error(lg, "Prefect: libcurl could not make a handle; triggers will fail");
     p->rng = (uint64_t)time(NULL) * 6364136223846793005ULL + 1;
     return p;
 }
@@ -51,7 +53,7 @@ void prefect_free(struct prefect *p)
     if (p->curl)
         curl_easy_cleanup(p->curl);
     free(p->url);
-    free(p->api_key);
+    secret_free(p->api_key);
     free(p->flow);
     free(p->deployment);
     buf_free(&p->body);
@@ -92,6 +94,10 @@ static long exchange(struct prefect *p, const char *method, const char *url, con
                      char *err, size_t errlen)
 {
     long status = 0;
+    if (p->curl == NULL) {
+        snprintf(err, errlen, "%s %s: libcurl could not make a handle", method, url);
+        return 0;
+    }
     for (int attempt = 1; attempt <= 3; attempt++) {
         struct curl_slist *hl = NULL;
         hl = curl_slist_append(hl, "Content-Type: application/json");
@@ -101,6 +107,7 @@ static long exchange(struct prefect *p, const char *method, const char *url, con
             buf_append(&h, "Authorization: Bearer ", 22);
             buf_append(&h, p->api_key, strlen(p->api_key) + 1);
             hl = curl_slist_append(hl, (const char *)h.data);
+            secret_wipe(h.data, h.len);
             buf_free(&h);
         }
         curl_easy_reset(p->curl);

@@ -201,7 +201,7 @@ void sigv4_sign(const struct sigv4_request *req, struct sigv4_result *res)
     memcpy(k0 + 4, req->secret_key, sklen + 1);
     unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
     hmac(k0, sklen + 4, date, 8, k1);
-    memset(k0, 0, sklen + 4); /* do not leave the secret behind in freed memory */
+    secret_wipe(k0, sklen + 4); /* do not leave the secret behind in freed memory */
     free(k0);
     hmac(k1, 32, req->region, strlen(req->region), k2);
     hmac(k2, 32, req->service, strlen(req->service), k3);

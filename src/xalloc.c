@@ -1,6 +1,8 @@
 /* xalloc.c -- see xalloc.h. */
 #include "xalloc.h"
 
+#include <openssl/crypto.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,4 +48,18 @@ char *xstrndup(const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
+}
+
+void secret_wipe(void *p, size_t n)
+{
+    if (p != NULL && n > 0)
+        OPENSSL_cleanse(p, n);
+}
+
+void secret_free(char *s)
+{
+    if (s == NULL)
+        return;
+    secret_wipe(s, strlen(s));
+    free(s);
 }

@@ -16,4 +16,10 @@ void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
+/* Overwrites n bytes at p with zeros in a way the optimizer keeps (a plain
+ * memset before free() may be removed), for secrets. */
+void secret_wipe(void *p, size_t n);
+/* secret_wipe() of the string, then free(); NULL is fine. */
+void secret_free(char *s);
+
 #endif
