@@ -86,6 +86,9 @@ static const struct var_spec specs[] = {
      "verify the object store's certificate (false is insecure, logged loudly)"},
     {"MINIO_PAYLOAD_SIGNING", "auto", KIND_SIGNING, FIELD(minio_payload_signing), false, false, 0,
      0, "signed, unsigned, or auto: bodies hashed into the signature over http, not over https"},
+    {"MINIO_CONDITIONAL_WRITES", "true", KIND_BOOL, FIELD(minio_conditional_writes), false, false,
+     0, 0, "write each file only if its key is free (If-None-Match: *), so no instance overwrites "
+           "another's file; false for stores without conditional writes"},
     {"MINIO_CREATE_BUCKET", "false", KIND_BOOL, FIELD(minio_create_bucket), false, false, 0, 0,
      "create the bucket at start-up when it is missing"},
     {"MINIO_TIMEOUT_SECONDS", "30", KIND_INT, FIELD(minio_timeout_s), false, false, 1, 3600,

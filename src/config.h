@@ -66,6 +66,7 @@ struct config {
     char *minio_bucket;
     char *minio_region;
     bool minio_use_ssl;
+    bool minio_conditional_writes;
     char *minio_ca_bundle;     /* NULL: the system's CA store */
     bool minio_tls_verify;
     enum payload_signing minio_payload_signing;

@@ -54,6 +54,7 @@ void object_store_config_from(struct object_store_config *out, const struct conf
     object_store_config_default(out);
     out->endpoint = cfg->minio_endpoint;
     out->use_ssl = cfg->minio_use_ssl;
+    out->conditional_writes = cfg->minio_conditional_writes;
     out->ca_bundle = cfg->minio_ca_bundle;
     out->tls_verify = cfg->minio_tls_verify;
     out->payload_signing = cfg->minio_payload_signing;
@@ -239,6 +240,7 @@ struct request {
     const char *content_type;
     const struct object_meta *meta; /* sent and signed as x-amz-meta-<name> */
     size_t nmeta;
+    bool if_absent; /* If-None-Match: *: 412 when the key exists */
 };
 
 enum { MAX_META = 8 };
@@ -388,6 +390,8 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
                  rq->content_type ? rq->content_type : "application/octet-stream");
         hl = curl_slist_append(hl, line);
         hl = curl_slist_append(hl, "Expect:");
+        if (rq->if_absent)
+            hl = curl_slist_append(hl, "If-None-Match: *");
 
         CURL *c = os->curl;
         curl_easy_reset(c);
@@ -524,11 +528,21 @@ static bool file_put_meta(struct object_store *os, const char *key, const struct
 
 /* The metadata is written first: an object is never seen with another's. */
 static bool file_put(struct object_store *os, const char *key, const void *data, size_t len,
-                     const struct object_meta *meta, size_t nmeta, char *err, size_t errlen)
+                     const struct object_meta *meta, size_t nmeta, bool if_absent, char *err, size_t errlen)
 {
-    if (!file_key_ok(key, err, errlen) || !file_put_meta(os, key, meta, nmeta, err, errlen))
+    if (!file_key_ok(key, err, errlen))
         return false;
     char *final = file_path(os, key);
+    if (if_absent && access(final, F_OK) == 0) { /* one writer per directory: no race to lose */
+        os->status = 412;
+        set_err(err, errlen, "put %s: the file exists", key);
+        free(final);
+        return false;
+    }
+    if (!file_put_meta(os, key, meta, nmeta, err, errlen)) {
+        free(final);
+        return false;
+    }
     size_t tl = strlen(final) + 32;
     char *tmp = xmalloc(tl);
     snprintf(tmp, tl, "%s.tmp-%ld", final, (long)getpid());
@@ -793,6 +807,7 @@ struct object_upload {
     struct buf completion; /* <Part>...</Part> list */
     int parts;
     bool failed;
+    bool if_absent; /* on the PutObject or the CompleteMultipartUpload */
 };
 
 struct object_upload *object_upload_begin(struct object_store *os, const char *key)
@@ -915,10 +930,11 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
     if (!ok)
         set_err(err, errlen, "upload of %s already failed", u->key);
     if (ok && os->root != NULL) {
-        ok = file_put(os, u->key, u->pending.data, u->pending.len, u->meta, u->nmeta, err, errlen);
+        ok = file_put(os, u->key, u->pending.data, u->pending.len, u->meta, u->nmeta, u->if_absent, err, errlen);
     } else if (ok && u->parts == 0 && u->pending.len <= os->cfg.multipart_threshold) {
         struct request rq = {.method = "PUT", .key = u->key, .body = u->pending.data,
-                             .body_len = u->pending.len, .meta = u->meta, .nmeta = u->nmeta};
+                             .body_len = u->pending.len, .meta = u->meta, .nmeta = u->nmeta,
+                             .if_absent = u->if_absent};
         char what[1200];
         snprintf(what, sizeof what, "PutObject %s", u->key);
         ok = perform(os, &rq, what, err, errlen);
@@ -942,7 +958,7 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
             struct sigv4_param p[] = {{"uploadId", u->upload_id}};
             struct request rq = {.method = "POST", .key = u->key, .params = p, .nparams = 1,
                                  .body = xml.data, .body_len = xml.len,
-                                 .content_type = "application/xml"};
+                                 .content_type = "application/xml", .if_absent = u->if_absent};
             char what[1200];
             snprintf(what, sizeof what, "CompleteMultipartUpload %s", u->key);
             ok = perform(os, &rq, what, err, errlen);
@@ -958,8 +974,11 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
                 u->upload_id[0] = '\0';
         }
     }
-    if (!ok)
+    if (!ok) {
+        long status = os->status; /* the failure's, not the abort's */
         abort_multipart(u);
+        os->status = status;
+    }
     upload_free(u);
     return ok;
 }
@@ -970,24 +989,61 @@ bool object_store_put(struct object_store *os, const char *key, const void *data
     return object_store_put_meta(os, key, data, len, NULL, 0, err, errlen);
 }
 
-bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
-                           const struct object_meta *meta, size_t nmeta, char *err, size_t errlen)
+static bool put(struct object_store *os, const char *key, const void *data, size_t len,
+                const struct object_meta *meta, size_t nmeta, bool if_absent, char *err, size_t errlen)
 {
+    os->status = 0;
     if (os->root != NULL)
-        return file_put(os, key, data, len, meta, nmeta, err, errlen);
+        return file_put(os, key, data, len, meta, nmeta, if_absent, err, errlen);
     if (len <= os->cfg.multipart_threshold) { /* one request, straight from the caller's bytes */
         struct request rq = {.method = "PUT", .key = key, .body = data, .body_len = len,
-                             .meta = meta, .nmeta = nmeta};
+                             .meta = meta, .nmeta = nmeta, .if_absent = if_absent};
         char what[1200];
         snprintf(what, sizeof what, "PutObject %s", key);
         return perform(os, &rq, what, err, errlen);
     }
     struct object_upload *u = object_upload_begin_meta(os, key, meta, nmeta);
+    u->if_absent = if_absent;
     if (!object_upload_write(u, data, len, err, errlen)) {
         object_upload_abort(u);
         return false;
     }
     return object_upload_finish(u, err, errlen);
+}
+
+bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
+                           const struct object_meta *meta, size_t nmeta, char *err, size_t errlen)
+{
+    return put(os, key, data, len, meta, nmeta, false, err, errlen);
+}
+
+enum object_put_result object_store_put_new(struct object_store *os, const char *key, const void *data,
+                                            size_t len, const struct object_meta *meta, size_t nmeta,
+                                            char *err, size_t errlen)
+{
+    if (put(os, key, data, len, meta, nmeta, true, err, errlen))
+        return OBJECT_PUT_STORED;
+    return os->status == 412 ? OBJECT_PUT_EXISTS : OBJECT_PUT_FAILED;
+}
+
+bool object_store_delete(struct object_store *os, const char *key, char *err, size_t errlen)
+{
+    if (os->root != NULL) {
+        if (!file_key_ok(key, err, errlen))
+            return false;
+        char *path = file_path(os, key), *meta = file_meta_path(os, key);
+        bool ok = unlink(path) == 0 || errno == ENOENT;
+        if (!ok)
+            set_err(err, errlen, "delete %s: %s", key, strerror(errno));
+        unlink(meta);
+        free(path);
+        free(meta);
+        return ok;
+    }
+    struct request rq = {.method = "DELETE", .key = key};
+    char what[1200];
+    snprintf(what, sizeof what, "DeleteObject %s", key);
+    return perform(os, &rq, what, err, errlen);
 }
 
 static bool file_head(struct object_store *os, const char *key, const char *name, bool *found,

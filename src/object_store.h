@@ -33,6 +33,7 @@
 struct object_store_config {
     const char *endpoint; /* host[:port], or file:///dir */
     bool use_ssl;
+    bool conditional_writes; /* for the caller (the uploader): use object_store_put_new() */
     const char *ca_bundle; /* NULL: the system's */
     bool tls_verify;
     /* Bodies are hashed into the signature (x-amz-content-sha256: <hex>) when
@@ -89,6 +90,19 @@ struct object_meta {
 };
 bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
                            const struct object_meta *meta, size_t nmeta, char *err, size_t errlen);
+
+/* Stores key only if no object has it yet: If-None-Match: * on the
+ * PutObject, or on the CompleteMultipartUpload of a larger one (a file://
+ * target refuses when the file is there). OBJECT_PUT_EXISTS when the store
+ * said the key is taken (HTTP 412): nothing was written. Also the answer to a
+ * retry whose first attempt was stored, so the caller looks at what is there. */
+enum object_put_result { OBJECT_PUT_STORED, OBJECT_PUT_EXISTS, OBJECT_PUT_FAILED };
+enum object_put_result object_store_put_new(struct object_store *os, const char *key, const void *data,
+                                            size_t len, const struct object_meta *meta, size_t nmeta,
+                                            char *err, size_t errlen);
+
+/* Deletes key (a missing key is not an error). For --check's probe. */
+bool object_store_delete(struct object_store *os, const char *key, char *err, size_t errlen);
 
 /* Whether key exists (*found) and, if it does, the value of its metadata
  * `name` in value ("" when it has none). False only when the store could not

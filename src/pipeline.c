@@ -68,6 +68,9 @@ struct part {
      * never overlap. */
     bool probing;
     int64_t cut_at;
+    /* Conditional writes: a flush found its key taken by a file ending
+     * elsewhere; the partition is read again from restart_at (-1: none). */
+    int64_t restart_at;
     size_t bytes;        /* raw message bytes buffered (MAX_BATCH_BYTES) */
     size_t held;         /* what the buffers count against MAX_BUFFER_BYTES (charge()) */
     struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
@@ -83,7 +86,7 @@ struct part {
 struct pipeline_metrics {
     struct metric_family *consumed, *consumed_bytes, *tombstones, *rows, *raw_bytes, *parquet_bytes,
         *files, *flushes, *flush_seconds, *encode_seconds, *upload_seconds, *upload_failures,
-        *error_rows, *prefect, *commits, *committed, *lag, *rebalances, *replay_cuts;
+        *error_rows, *prefect, *commits, *committed, *lag, *rebalances, *replay_cuts, *key_conflicts;
     struct metric *buffered, *inflight, *assigned, *paused, *build_info;
 };
 
@@ -115,6 +118,7 @@ struct pipeline {
     double next_flush;
     const char *failpoint;
     int fatal;
+    bool dropped_unstored; /* a revoked partition's buffers could not be written */
     bool kafka_reached; /* the cluster answered once: see on_error() */
     atomic_int handshake_hangups; /* counted by on_log() on librdkafka's threads */
     struct metrics *metrics;
@@ -182,6 +186,10 @@ static void define_metrics(struct pipeline *p)
                                     "Files cut to end where an earlier owner's stored, uncommitted "
                                     "file ends.",
                                     METRIC_COUNTER, "topic", NULL, 0);
+    m->key_conflicts = metrics_family(r, "cdcw_key_conflicts_total",
+                                      "Flushes whose key held another instance's file ending elsewhere "
+                                      "(conditional writes): not overwritten, read again from its end.",
+                                      METRIC_COUNTER, "topic", NULL, 0);
     m->rebalances = metrics_family(r, "cdcw_rebalance_events_total",
                                    "Partitions assigned, revoked or lost.", METRIC_COUNTER, "event",
                                    NULL, 0);
@@ -249,6 +257,7 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
     pt->commit_pending = -1;
     pt->probing = true;
     pt->cut_at = -1;
+    pt->restart_at = -1;
     pt->committed = -1;
     pt->first_offset = -1;
     snprintf(pt->partition_text, sizeof pt->partition_text, "%d", (int)partition);
@@ -614,6 +623,18 @@ static int complete(struct pipeline *p, int timeout_ms)
         j = done[i];
         struct part *pt = j->owner;
         assert(pt->commit_pending < 0); /* invariant 2: no flush started over a pending commit */
+        if (j->found_last >= 0 && j->found_last != j->last_offset) {
+            /* The file at this key is another writer's (a zombie's or an earlier
+             * owner's): it holds the offsets up to found_last, so those are
+             * committed and the partition is read again after them. */
+            log_warn(p->log, "%s [%d]: %s was already stored, up to offset %lld, by another writer: "
+                             "left as it is; committing that and reading on from offset %lld",
+                     pt->topic, pt->partition, j->key[0] ? j->key : j->error_key,
+                     (long long)j->found_last, (long long)j->found_last + 1);
+            count_topic(p->m.key_conflicts, pt->topic, 1);
+            j->commit_next = j->found_last + 1;
+            pt->restart_at = j->found_last + 1;
+        }
         pt->commit_pending = j->commit_next;
         pt->commit_attempts = 0;
         if (pt->commit_next == j->commit_next)
@@ -814,6 +835,16 @@ static bool wait_all(struct pipeline *p)
     return ok;
 }
 
+/* Whether any partition still holds rows or refused messages not handed to
+ * an upload (a flush skipped while the partition was busy). */
+static bool any_buffered(const struct pipeline *p)
+{
+    for (size_t i = 0; i < p->nparts; i++)
+        if (row_batch_rows(p->parts[i]->rows) + error_batch_rows(p->parts[i]->errors) > 0)
+            return true;
+    return false;
+}
+
 /* ---------- rebalances ---------- */
 
 static void count_assignment(struct pipeline *p)
@@ -863,6 +894,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              "them again)",
                      pt->topic, pt->partition);
         } else if (!flush_part(p, pt, "revoke", true)) {
+            p->dropped_unstored = true;
             log_error(p->log, "revoked %s [%d] could not be flushed: its buffers are dropped "
                               "uncommitted (the new owner reads them again)",
                       pt->topic, pt->partition);
@@ -917,6 +949,46 @@ static void consume_later(struct pipeline *p, const rd_kafka_message_t *m)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* Reads the partition again from restart_at: what is buffered or sealed
+ * after the flush that found its key taken is dropped (never stored, never
+ * committed) and the consumer seeks back (or ahead) to where that file ends. */
+static void restart_part(struct pipeline *p, struct part *pt)
+{
+    if (pt->restart_at < 0)
+        return;
+    if (pt->sealed != NULL) {
+        p->buffered -= pt->sealed->held;
+        upload_job_free(pt->sealed);
+        pt->sealed = NULL;
+    }
+    row_batch_clear(pt->rows);
+    error_batch_clear(pt->errors);
+    p->buffered -= pt->held;
+    p->unflushed -= pt->held;
+    pt->bytes = 0;
+    pt->held = 0;
+    pt->has_day = false;
+    pt->commit_next = -1;
+    pt->cut_at = -1;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = pt->restart_at;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(p->rk, list, 5000);
+    if (e != NULL) {
+        log_error(p->log, "%s [%d]: seek to offset %lld failed: %s", pt->topic, pt->partition,
+                  (long long)pt->restart_at, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        p->fatal = 1; /* never skip a message silently */
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    pt->restart_at = -1;
+}
+
+static void restart_due(struct pipeline *p)
+{
+    for (size_t i = 0; i < p->nparts; i++)
+        restart_part(p, p->parts[i]);
+}
+
 /* What a partition's buffers count against MAX_BUFFER_BYTES: the memory its
  * rows take in the column buffers plus its refused messages, or its message
  * bytes when those are more. Narrow rows take several times their JSON in
@@ -966,6 +1038,10 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     struct part *pt = find_part(p, topic, m->partition, true);
+    if (pt->restart_at >= 0) { /* fetched before the restart: read again (or skipped) after it */
+        restart_part(p, pt);
+        return;
+    }
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
     int64_t processed_at = wall_us();
@@ -1267,6 +1343,7 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
             rd_kafka_message_destroy(m);
         }
         complete(&p, 0);
+        restart_due(&p);
         retry_due(&p, false);
         commit_due(&p, false);
         if (now >= p.next_flush) {
@@ -1288,13 +1365,19 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
     int status = p.fatal ? 1 : 0;
     if (!p.fatal) {
         log_info(lg, "stopping: writing what is buffered, committing, leaving the group");
-        bool ok = wait_all(&p);
-        flush_all(&p, "shutdown");
-        ok = wait_all(&p) && ok;
-        for (int attempt = 0; attempt < 2 && !ok; attempt++) {
-            retry_due(&p, true);
-            commit_due(&p, true);
-            ok = wait_all(&p);
+        /* Each round frees the busy partitions, flushes what they buffer and
+         * waits; so no buffer is left for the revocation in
+         * rd_kafka_consumer_close(), whose failure could not change the exit
+         * status any more. */
+        bool ok = false;
+        for (int round = 0; round < 3 && !ok; round++) {
+            if (round > 0) {
+                retry_due(&p, true);
+                commit_due(&p, true);
+            }
+            wait_all(&p);
+            flush_all(&p, "shutdown");
+            ok = wait_all(&p) && !any_buffered(&p);
         }
         if (!ok) {
             size_t unstored = 0, uncommitted = 0;
@@ -1318,6 +1401,11 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
                 drop_buffers(&p, p.parts[i]);
         }
         rd_kafka_consumer_close(p.rk);
+        if (p.dropped_unstored) {
+            log_error(lg, "shutdown: buffered data of a revoked partition could not be written; it "
+                          "stays uncommitted in Kafka and is read again on restart");
+            status = 1;
+        }
     }
     teardown(&p);
     log_info(lg, "stopped");

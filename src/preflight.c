@@ -4,6 +4,8 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -73,6 +75,29 @@ static bool check_kafka(const struct config *cfg, const struct log *lg, int time
     return ok;
 }
 
+/* Whether the store refuses a second If-None-Match: * put of one key, as
+ * MINIO_CONDITIONAL_WRITES relies on: a probe object, deleted afterwards. */
+static bool check_conditional_writes(struct object_store *os, char *err, size_t errlen)
+{
+    char key[96];
+    snprintf(key, sizeof key, ".cdc-writer-check/conditional-%ld-%ld", (long)getpid(), (long)time(NULL));
+    enum object_put_result first = object_store_put_new(os, key, "1", 1, NULL, 0, err, errlen);
+    if (first != OBJECT_PUT_STORED) {
+        if (first == OBJECT_PUT_EXISTS)
+            snprintf(err, errlen, "conditional write probe %s: refused although the key was new", key);
+        return false;
+    }
+    enum object_put_result second = object_store_put_new(os, key, "2", 1, NULL, 0, err, errlen);
+    char derr[512];
+    if (!object_store_delete(os, key, derr, sizeof derr))
+        snprintf(err, errlen, "conditional write probe: %s", derr);
+    if (second == OBJECT_PUT_STORED)
+        snprintf(err, errlen, "conditional writes are not honoured: a second If-None-Match: * put of %s "
+                              "was accepted, so instances could overwrite each other's files; set "
+                              "MINIO_CONDITIONAL_WRITES=false (see the README's Delivery guarantee)", key);
+    return second == OBJECT_PUT_EXISTS;
+}
+
 static bool check_store(const struct config *cfg, int timeout_s, FILE *out)
 {
     struct object_store_config oc;
@@ -83,9 +108,14 @@ static bool check_store(const struct config *cfg, int timeout_s, FILE *out)
     char err[1024];
     struct object_store *os = object_store_new(&oc, err, sizeof err);
     bool ok = os != NULL && object_store_check_bucket(os, false, err, sizeof err);
+    const char *conditional = "";
+    if (ok && cfg->minio_conditional_writes) {
+        ok = check_conditional_writes(os, err, sizeof err);
+        conditional = "; conditional writes honoured";
+    }
     if (ok)
-        fprintf(out, "object store: ok: bucket %s reachable at %s\n", cfg->minio_bucket,
-                cfg->minio_endpoint);
+        fprintf(out, "object store: ok: bucket %s reachable at %s%s\n", cfg->minio_bucket,
+                cfg->minio_endpoint, conditional);
     else
         fprintf(out, "object store: FAILED: %s\n", err);
     object_store_free(os);

@@ -19,6 +19,7 @@ struct worker {
 };
 
 struct uploader {
+    bool conditional; /* files are written only where their key is free */
     pthread_mutex_t lock;
     pthread_cond_t work, done_cond;
     struct upload_job *todo_head, *todo_tail, *done_head, *done_tail;
@@ -54,6 +55,36 @@ static struct upload_job *pop(struct upload_job **head, struct upload_job **tail
 static bool buf_sink(void *ctx, const void *data, size_t len)
 {
     buf_append(ctx, data, len);
+    return true;
+}
+
+/* Stores one file. Conditionally: when its key is taken, the file there is
+ * read for the last offset it holds (*found_last), and nothing is written.
+ * A file written before this one without that metadata cannot be placed: an
+ * error, retried, so a person can look. */
+static bool store_file(struct worker *w, struct upload_job *j, const char *key, const struct buf *data,
+                       const struct object_meta *meta, int64_t *found_last)
+{
+    *found_last = -1;
+    if (!w->u->conditional)
+        return object_store_put_meta(w->store, key, data->data, data->len, meta, 1, j->err, sizeof j->err);
+    enum object_put_result r =
+        object_store_put_new(w->store, key, data->data, data->len, meta, 1, j->err, sizeof j->err);
+    if (r != OBJECT_PUT_EXISTS)
+        return r == OBJECT_PUT_STORED;
+    bool found = false;
+    char value[32];
+    if (!object_store_head(w->store, key, UPLOAD_META_LAST_OFFSET, &found, value, sizeof value, j->err,
+                           sizeof j->err))
+        return false;
+    char *end = NULL;
+    long long last = found ? strtoll(value, &end, 10) : -1;
+    if (!found || end == value || *end != '\0' || last < 0) {
+        snprintf(j->err, sizeof j->err, "%s exists%s without %s metadata: cannot tell which offsets it "
+                 "holds, so it is not overwritten", key, found ? "" : " (then vanished)", UPLOAD_META_LAST_OFFSET);
+        return false;
+    }
+    *found_last = last;
     return true;
 }
 
@@ -94,12 +125,17 @@ static void *work(void *arg)
         char last[24];
         snprintf(last, sizeof last, "%lld", (long long)j->last_offset);
         const struct object_meta meta[] = {{UPLOAD_META_LAST_OFFSET, last}};
+        j->found_last = -1;
         if (j->ok && j->key[0])
-            j->ok = object_store_put_meta(w->store, j->key, j->data.data, j->data.len, meta, 1, j->err,
-                                          sizeof j->err);
-        if (j->ok && j->error_key[0])
-            j->ok = object_store_put_meta(w->store, j->error_key, j->error_data.data, j->error_data.len,
-                                          meta, 1, j->err, sizeof j->err);
+            j->ok = store_file(w, j, j->key, &j->data, meta, &j->found_last);
+        /* When the data file there ends elsewhere, the caller reads on from
+         * its end, refused messages included: this errors file is not written. */
+        int64_t errors_last = -1;
+        bool data_as_is = j->found_last < 0 || j->found_last == j->last_offset;
+        if (j->ok && j->error_key[0] && data_as_is)
+            j->ok = store_file(w, j, j->error_key, &j->error_data, meta, &errors_last);
+        if (j->ok && !j->key[0])
+            j->found_last = errors_last; /* an errors-only flush: its file decides */
         j->upload_seconds = clock_mono_s() - t1;
         pthread_mutex_lock(&u->lock);
         push(&u->done_head, &u->done_tail, j);
@@ -116,6 +152,7 @@ struct uploader *uploader_new(const struct object_store_config *cfg, int threads
     struct uploader *u = xcalloc(1, sizeof *u);
     u->notify = notify;
     u->notify_ctx = ctx;
+    u->conditional = cfg->conditional_writes;
     pthread_mutex_init(&u->lock, NULL);
     pthread_cond_init(&u->work, NULL);
     pthread_cond_init(&u->done_cond, NULL);

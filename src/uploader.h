@@ -8,6 +8,8 @@
  *   then the errors file, each with the metadata cdc-last-offset (the Kafka
  *   offset of the flush's last message), and sets ok, or err on failure. A retried job
  *   uploads the files it encoded before.
+ * - With conditional_writes, a file is written only where its key is free;
+ *   where it is taken, found_last tells what the file there holds.
  * - Jobs are taken in submission order; completed jobs come back through
  *   uploader_take() in completion order, which for different jobs may differ:
  *   the caller keeps at most one job per partition in flight.
@@ -35,6 +37,10 @@ struct upload_job {
     struct error_batch *error_rows;  /* encoded into error_data, then freed */
     const struct pq_options *pq;
     int64_t last_offset; /* of the flush's last message: stored as cdc-last-offset metadata */
+    /* With conditional writes: -1 when the files were written; else their key
+     * was taken, nothing was written, and this is the last offset the file
+     * there holds (ok is set: those offsets are stored). */
+    int64_t found_last;
     struct buf data, error_data;
     bool ok;
     bool encode_failed; /* a bug, not a store failure: never retried */

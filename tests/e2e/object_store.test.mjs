@@ -269,3 +269,31 @@ test('MinIO: a wrong secret key is refused with SignatureDoesNotMatch, and the s
   r = await s3(envOf(minio), 'put', 'k/x.bin', file('right', 'x'));
   assert.equal(r.code, 0, r.errors);
 });
+
+// Conditional writes, as the daemon makes them (MINIO_CONDITIONAL_WRITES):
+// a key that is taken is not overwritten, single and multipart; MinIO and a
+// file:// target refuse, and the file there keeps its bytes and metadata.
+test('conditional writes: a taken key is refused, single and multipart, and keeps what it holds', async () => {
+  const minio = await startMinio();
+  const root = join(dir, 'condlake');
+  for (const env of [envOf(minio), envFor('http://unused', { MINIO_ENDPOINT: `file://${root}`, MINIO_CREATE_BUCKET: 'true' })]) {
+    assert.equal((await s3(env, 'check', '--create')).code, 0);
+    const opts = ['--part-size', String(5 << 20), '--threshold', String(6 << 20)];
+    for (const [key, size] of [['c/small.parquet', 1000], ['c/multi.parquet', 12 << 20]]) {
+      const first = randomBytes(size);
+      let r = await s3(env, ...opts, 'put-new', key, file('cond-1', first), 'cdc-last-offset=41');
+      assert.equal(r.code, 0, r.errors);
+      assert.deepEqual(JSON.parse(r.stdout), { result: 'stored' }, `${env.MINIO_ENDPOINT} ${key}`);
+      r = await s3(env, ...opts, 'put-new', key, file('cond-2', randomBytes(size)), 'cdc-last-offset=99');
+      assert.equal(r.code, 0, r.errors);
+      assert.deepEqual(JSON.parse(r.stdout), { result: 'exists' }, `${env.MINIO_ENDPOINT} ${key}: refused`);
+      const out = join(dir, 'cond-out');
+      assert.equal((await s3(env, 'get', key, out)).code, 0);
+      assert.equal(sha(readFileSync(out)), sha(first), 'the first file is kept byte for byte');
+      r = await s3(env, 'head', key, 'cdc-last-offset');
+      assert.deepEqual(JSON.parse(r.stdout), { found: true, value: '41' }, 'and its metadata');
+    }
+    const listed = await s3(env, 'list', 'c/');
+    assert.equal(listed.stdout.trim().split('\n').length, 2, 'no multipart upload left behind as an object');
+  }
+});

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import {
   startWriter, writerEnv, stopAll, produce, committedOffsets,
-  fetchObjects, waitFor, freePort, run, binaries,
+  fetchObjects, waitFor, freePort, run, binaries, startS3,
 } from '../harness/services.mjs';
 import { startRealKafka as startKafka, startMinio, startRealPrefect } from '../harness/real_services.mjs';
 import { query } from '../harness/parquet_reader.mjs';
@@ -187,7 +187,9 @@ test('--check reports every dependency by name: ok, or failed with a reason', as
   assert.equal(lines.length, 4, ok.stdout);
   assert.equal(lines[0], 'configuration: ok');
   assert.match(lines[1], /^kafka: ok: 1 brokers, 1 topics match \S+ \(e\.g\. cdc\.oltp_dabi\.public\.things\)$/);
-  assert.match(lines[2], /^object store: ok: bucket datalake reachable at 127\.0\.0\.1:\d+$/);
+  assert.match(lines[2], /^object store: ok: bucket datalake reachable at 127\.0\.0\.1:\d+; conditional writes honoured$/);
+  const probes = await fetchObjects(s3, '.cdc-writer-check/', mkdtempSync(join(tmpdir(), 'cdcw-probe-')));
+  assert.deepEqual(probes, [], "--check's conditional-write probe is deleted");
   assert.match(lines[3], /^prefect: ok: deployment cdc_minio_to_duckdb_flow\/dwh-pipeline found \(id [0-9a-f-]+\)$/);
 
   const closed = await freePort();
@@ -203,6 +205,15 @@ test('--check reports every dependency by name: ok, or failed with a reason', as
   assert.equal(none.code, 1);
   assert.match(none.stdout, /^kafka: FAILED: 1 brokers reachable, but none of the \d+ topics matches KAFKA_TOPIC_PATTERN=\^nothing/m);
   assert.match(none.stdout, /^object store: ok/m);
+
+  // s3rver ignores If-None-Match: *, which --check names, with the way out.
+  const s3rver = await startS3();
+  const lax = (extra) => run(binaries.cdcWriter, ['--check'], { env: { PATH: process.env.PATH, ...writerEnv({ kafka, s3: s3rver, prefect, extra }) } });
+  let r = await lax({});
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^object store: FAILED: conditional writes are not honoured: a second If-None-Match: \* put of \S+ was accepted, .*set MINIO_CONDITIONAL_WRITES=false/m);
+  r = await lax({ MINIO_CONDITIONAL_WRITES: 'false' });
+  assert.match(r.stdout, /^object store: ok: bucket datalake reachable at 127\.0\.0\.1:\d+$/m);
 
   const invalid = await check({ WRITE_INTERVAL_SECONDS: 'soon' });
   assert.equal(invalid.code, 2, 'a bad configuration is reported before any connection is tried');

@@ -385,3 +385,38 @@ test('day and schema changes while the partition is busy: one file per day and s
   }
   assert.equal(next, 60, 'every row once');
 });
+
+// SIGTERM while the partition's first upload waits for its retry and newer
+// rows are buffered: the first file goes in on a later try, the newer rows
+// cannot be written, and the exit status says so. They used to be left to the
+// revocation in rd_kafka_consumer_close(), after the status was decided
+// (exit 0). s3rver behind the failing proxy: MinIO cannot fail given requests.
+test('SIGTERM while an upload waits for its retry: newer rows that cannot be written give exit 1, uncommitted', async () => {
+  const t = 'stopretry';
+  const kafka = await startKafka({ topics: [`${topic(t)}:1`] });
+  const s3 = await startS3rver();
+  const proxy = await startFlakyProxy(s3.url);
+  const key = (offset) => `_p0_o${String(offset).padStart(19, '0')}`;
+  await proxy.plan([...Array(4).fill({ method: 'PUT', path: key(0), status: 503, code: 'SlowDown' }),
+    ...Array(20).fill({ method: 'PUT', path: key(50), status: 503, code: 'SlowDown' })]);
+  const row = (i) => ({ topic: topic(t), key: `k${i}`, value: JSON.stringify({ op: 'c', after: { id: i } }) });
+  await produce(kafka.bootstrap, Array.from({ length: 50 }, (_, i) => row(i)));
+  const port = await freePort();
+  const writer = startWriter(writerEnv({ kafka, s3: { ...s3, url: proxy.url },
+    extra: { CONSUMER_GROUP_ID: t, MINIO_MAX_ATTEMPTS: '1', HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' } }));
+  const failures = () => writer.log().match(/flush of \S+ \[0\] \(interval, 50 rows\) failed/g)?.length ?? 0;
+  await waitFor(() => failures() >= 1, { timeoutMs: 60000, what: 'the first upload failing' });
+  await produce(kafka.bootstrap, Array.from({ length: 50 }, (_, i) => row(50 + i)));
+  const consumed = async () => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+    return sum(parsePrometheusText(text), 'cdcw_messages_consumed_total');
+  };
+  await waitFor(async () => (await consumed()) === 100, { timeoutMs: 30000, what: 'the newer rows buffered' });
+  await waitFor(() => failures() >= 2, { timeoutMs: 30000, what: 'the first retry failing too' });
+  const exit = await Promise.race([writer.stop('SIGTERM'), new Promise((r) => setTimeout(() => r(null), 90000))]);
+  assert.ok(exit !== null, `still running 90 s after SIGTERM:\n${writer.log().slice(-3000)}`);
+  assert.equal(exit.code, 1, writer.log().slice(-3000));
+  assert.match(writer.log(), /could not be written; it stays uncommitted in Kafka/);
+  const [c] = await committedOffsets(kafka.bootstrap, t, topic(t), 1);
+  assert.ok(c.offset <= 50, `nothing of the newer rows committed (committed ${c.offset})`);
+});

@@ -7,7 +7,11 @@
 //   POST /_control/plan   [{"method":"PUT","path":"part","status":503,"code":"SlowDown"},
 //                          {"drop":true}, ...]: each request takes the first
 //                          planned failure it matches, once; {"drop": true} reads
-//                          part of the request body, then closes the connection.
+//                          part of the request body, then closes the connection;
+//                          {"hold": true} keeps the request until a release.
+//   POST /_control/release forwards every held request (as a stalled
+//                          client's would arrive late); answers how many.
+//   GET  /_control/held    how many requests are held.
 //   GET  /_control/requests  every proxied request: {method, path, query, outcome,
 //                          contentSha256 (its x-amz-content-sha256 header)}
 // Exits when stdin closes or on SIGTERM.
@@ -16,6 +20,7 @@ import http from 'node:http';
 const target = new URL(process.argv[2]);
 const plan = [];
 const requests = [];
+const held = [];
 
 function errorXml(code, message) {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>flaky</RequestId></Error>`;
@@ -30,6 +35,16 @@ const server = http.createServer((req, res) => {
       plan.push(...JSON.parse(Buffer.concat(chunks).toString()));
       res.end('{"ok":true}');
     });
+    return;
+  }
+  if (url.pathname === '/_control/release' && req.method === 'POST') {
+    const n = held.length;
+    for (const forward of held.splice(0)) forward();
+    res.end(JSON.stringify({ released: n }));
+    return;
+  }
+  if (url.pathname === '/_control/held') {
+    res.end(JSON.stringify({ held: held.length }));
     return;
   }
   if (url.pathname === '/_control/requests') {
@@ -63,17 +78,28 @@ const server = http.createServer((req, res) => {
     });
     return;
   }
-  const upstream = http.request({
-    host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers,
-  }, (up) => {
-    res.writeHead(up.statusCode, up.headers);
-    up.pipe(res);
-  });
-  upstream.on('error', (e) => {
-    res.writeHead(502);
-    res.end(String(e));
-  });
-  req.pipe(upstream);
+  const forward = (body) => {
+    const upstream = http.request({
+      host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers,
+    }, (up) => {
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', (e) => {
+      res.writeHead(502);
+      res.end(String(e));
+    });
+    if (body === undefined) req.pipe(upstream);
+    else upstream.end(body);
+  };
+  if (action?.hold) {
+    entry.outcome = 'held';
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => held.push(() => forward(Buffer.concat(chunks))));
+    return;
+  }
+  forward();
 });
 server.keepAliveTimeout = 30000;
 server.listen(0, '127.0.0.1', () => {

@@ -287,11 +287,16 @@ export async function startRealPrefect({ s3 }) {
       const p = join(dir, `${n}.log`);
       return existsSync(p) ? `--- ${n}\n${readFileSync(p, 'utf8')}` : '';
     }).join('\n'),
+    // One API call. Prefect's server answers 503 while its SQLite database is
+    // busy (seen under the flow runs' load on 2 cores): asked again then.
     async api(method, path, body) {
-      const r = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
+      for (let attempt = 1; ; attempt++) {
+        const r = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body) });
+        const text = await r.text();
+        if (r.status !== 503 || attempt === 10) return { status: r.status, body: text ? JSON.parse(text) : null };
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
     },
     // The flow runs of the deployment, newest first.
     async flowRuns() {

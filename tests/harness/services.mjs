@@ -147,6 +147,8 @@ export async function startFlakyProxy(target) {
   service.url = address;
   service.plan = async (steps) => fetch(`${address}/_control/plan`, { method: 'POST', body: JSON.stringify(steps) });
   service.requests = async () => (await fetch(`${address}/_control/requests`)).json();
+  service.held = async () => (await (await fetch(`${address}/_control/held`)).json()).held;
+  service.release = async () => (await (await fetch(`${address}/_control/release`, { method: 'POST' })).json()).released;
   return service;
 }
 

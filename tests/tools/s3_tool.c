@@ -5,6 +5,8 @@
  *   s3_tool check [--create]            HeadBucket (and create it)
  *   s3_tool put KEY FILE [NAME=VALUE]...  PutObject, multipart above the threshold,
  *                                       with user metadata
+ *   s3_tool put-new KEY FILE [NAME=VALUE]...  the same, only if KEY is free (If-None-Match: *);
+ *                                       prints {"result":"stored"} or {"result":"exists"}
  *   s3_tool head KEY NAME               prints {"found":B,"value":"V"}: whether KEY
  *                                       exists and its metadata NAME
  *   s3_tool stream KEY FILE CHUNK       the streaming upload, CHUNK bytes per write
@@ -187,7 +189,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "check") == 0) {
         ok = object_store_check_bucket(os, a + 1 < argc && strcmp(argv[a + 1], "--create") == 0, err,
                                        sizeof err);
-    } else if (strcmp(cmd, "put") == 0 && a + 2 < argc) {
+    } else if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "put-new") == 0) && a + 2 < argc) {
         size_t len;
         char *data = slurp(argv[a + 2], &len);
         struct object_meta meta[8];
@@ -202,7 +204,14 @@ int main(int argc, char **argv)
             meta[nmeta] = (struct object_meta){pairs[nmeta], eq + 1};
             nmeta++;
         }
-        ok = data && object_store_put_meta(os, argv[a + 1], data, len, meta, nmeta, err, sizeof err);
+        if (data != NULL && strcmp(cmd, "put-new") == 0) {
+            enum object_put_result r = object_store_put_new(os, argv[a + 1], data, len, meta, nmeta, err, sizeof err);
+            ok = r != OBJECT_PUT_FAILED;
+            if (ok)
+                printf("{\"result\":\"%s\"}\n", r == OBJECT_PUT_STORED ? "stored" : "exists");
+        } else {
+            ok = data && object_store_put_meta(os, argv[a + 1], data, len, meta, nmeta, err, sizeof err);
+        }
         free(data);
     } else if (strcmp(cmd, "head") == 0 && a + 2 < argc) {
         bool found = false;
