@@ -1336,8 +1336,15 @@ static bool decode_known_schema(struct dbz_decoder *d, const uint8_t *msg, size_
             }
             return false; /* let the general path report what is wrong */
         }
-        *result = decode_payload(d, msg + off, len - off, off, s, row, true) ? DBZ_ROW : DBZ_ERROR;
-        return true;
+        if (decode_payload(d, msg + off, len - off, off, s, row, true)) {
+            *result = DBZ_ROW;
+            return true;
+        }
+        /* Refused: the general path decides, so that a message gets the same
+         * error whichever path it takes (refusals are rare; the cost is not). */
+        d->err[0] = '\0';
+        row_reset(row);
+        return false;
     }
     return false;
 }

@@ -218,6 +218,35 @@ static void test_schema_is_parsed_once_and_reused(void **state)
     assert_text(&f->row, "first_name", "Anne Marie");
 }
 
+/* A refused message gets the same error text whether its schema is cached
+ * (the fast path) or not (the general path). */
+static void test_refused_message_same_error_on_both_paths(void **state)
+{
+    struct fixture *f = *state;
+    const char *schema = "{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"optional\":true,"
+                         "\"field\":\"after\",\"fields\":[{\"type\":\"int64\",\"optional\":false,"
+                         "\"field\":\"id\"}]},{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}],"
+                         "\"name\":\"t.Envelope\"}";
+    char good[1024], bad[3][1024];
+    snprintf(good, sizeof good, "{\"schema\":%s,\"payload\":{\"op\":\"c\",\"after\":{\"id\":1}}}", schema);
+    /* valid JSON with a member after the payload; a broken payload; a wrong type */
+    snprintf(bad[0], sizeof bad[0], "{\"schema\":%s,\"payload\":{\"op\":\"c\",\"after\":{\"id\":1}},\"x\":1}", schema);
+    snprintf(bad[1], sizeof bad[1], "{\"schema\":%s,\"payload\":{\"op\":\"c\",\"after\":{\"id\":}}}", schema);
+    snprintf(bad[2], sizeof bad[2], "{\"schema\":%s,\"payload\":{\"op\":\"c\",\"after\":{\"id\":\"one\"}}}", schema);
+    for (int i = 0; i < 3; i++) {
+        struct dbz_decoder *cold = dbz_decoder_new();
+        struct dbz_row row = {0};
+        char general[512];
+        enum dbz_result r = dbz_decode(cold, bad[i], strlen(bad[i]), &row, general, sizeof general);
+        dbz_row_free(&row);
+        dbz_decoder_free(cold);
+        assert_int_equal(decode_text(f, good), DBZ_ROW); /* caches the schema */
+        enum dbz_result fast = decode_text(f, bad[i]);
+        assert_int_equal(fast, r);
+        assert_string_equal(f->err, general);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flattened_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_is_parsed_once_and_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_message_same_error_on_both_paths, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
