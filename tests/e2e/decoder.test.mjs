@@ -257,7 +257,9 @@ test('messages whose schema was seen before take the fast path with the same res
   assert.equal(results[2].error, 'payload.after.i8: 300 is out of the int8 range');
   assert.match(results[3].error, /^invalid JSON at byte \d+: text after the message$/);
   assert.match(results[4].error, /^invalid JSON at byte \d+/);
-  assert.match(results[6].error, /^invalid JSON at byte \d+: expected '}' after the payload$/);
+  // Valid JSON with a member after the payload: refused as on the general path
+  // (it was "invalid JSON at byte N" on the fast path only).
+  assert.match(results[6].error, /^payload: not a Debezium change event: no 'op'/);
   const rows = await query(`SELECT * EXCLUDE (_kafka_offset) FROM read_parquet(${sql(flushes[0].flush)})`, { js: true });
   assert.equal(rows.length, 2);
   assert.deepEqual(rows[1], rows[0], 'the fast path decodes exactly like the general path');
