@@ -537,6 +537,10 @@ static int complete(struct pipeline *p, int timeout_ms)
         }
         done[n++] = j;
     }
+    if (n == 0) { /* the usual turn: nothing finished, nothing allocated */
+        serve_commits(p, 0);
+        return 0;
+    }
     struct upload_job *j;
     for (int i = 0; i < n; i++) {
         j = done[i];
