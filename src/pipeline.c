@@ -20,6 +20,9 @@
  * 4. While a replay cut is set (part.cut_at), no file of the partition holds
  *    a message past it: a new owner's file ends where the earlier owner's
  *    stored file with the same key ends.
+ * 5. A partition's messages are taken in increasing offsets: one delivered
+ *    again below part.next_offset (which only this instance's seeks lower) is
+ *    already buffered or stored, and is skipped.
  */
 #include "pipeline.h"
 
@@ -71,6 +74,9 @@ struct part {
     /* Conditional writes: a flush found its key taken by a file ending
      * elsewhere; the partition is read again from restart_at (-1: none). */
     int64_t restart_at;
+    /* The lowest offset the next message may have (-1: any): one past the
+     * last message taken, or where this instance sought (invariant 5). */
+    int64_t next_offset;
     size_t bytes;        /* raw message bytes buffered (MAX_BATCH_BYTES) */
     size_t held;         /* what the buffers count against MAX_BUFFER_BYTES (charge()) */
     struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
@@ -118,7 +124,8 @@ struct pipeline {
     double next_flush;
     const char *failpoint;
     int fatal;
-    bool dropped_unstored; /* a revoked partition's buffers could not be written */
+    bool closing;          /* in rd_kafka_consumer_close(), at shutdown */
+    bool dropped_unstored; /* meanwhile a revoked partition's buffers could not be written */
     bool kafka_reached; /* the cluster answered once: see on_error() */
     atomic_int handshake_hangups; /* counted by on_log() on librdkafka's threads */
     struct metrics *metrics;
@@ -258,6 +265,7 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
     pt->probing = true;
     pt->cut_at = -1;
     pt->restart_at = -1;
+    pt->next_offset = -1;
     pt->committed = -1;
     pt->first_offset = -1;
     snprintf(pt->partition_text, sizeof pt->partition_text, "%d", (int)partition);
@@ -898,7 +906,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              "them again)",
                      pt->topic, pt->partition);
         } else if (!flush_part(p, pt, "revoke", true)) {
-            p->dropped_unstored = true;
+            p->dropped_unstored = p->dropped_unstored || p->closing; /* earlier: the new owner reads them */
             log_error(p->log, "revoked %s [%d] could not be flushed: its buffers are dropped "
                               "uncommitted (the new owner reads them again)",
                       pt->topic, pt->partition);
@@ -939,8 +947,9 @@ static void pause_all(struct pipeline *p, bool pause)
 
 /* Leaves message m unconsumed: it is fetched again after the failed flush
  * that had to come before it succeeds. */
-static void consume_later(struct pipeline *p, const rd_kafka_message_t *m)
+static void consume_later(struct pipeline *p, struct part *pt, const rd_kafka_message_t *m)
 {
+    pt->next_offset = m->offset; /* fetched again from here */
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset;
     rd_kafka_error_t *e = rd_kafka_seek_partitions(p->rk, list, 5000);
@@ -976,6 +985,7 @@ static void restart_part(struct pipeline *p, struct part *pt)
     pt->cut_at = -1;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = pt->restart_at;
+    pt->next_offset = pt->restart_at;
     rd_kafka_error_t *e = rd_kafka_seek_partitions(p->rk, list, 5000);
     if (e != NULL) {
         log_error(p->log, "%s [%d]: seek to offset %lld failed: %s", pt->topic, pt->partition,
@@ -1046,6 +1056,11 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         restart_part(p, pt);
         return;
     }
+    if (m->offset < pt->next_offset) { /* invariant 5 */
+        log_warn(p->log, "%s [%d]: offset %lld delivered again (the next is %lld): already taken, skipped",
+                 topic, m->partition, (long long)m->offset, (long long)pt->next_offset);
+        return;
+    }
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
     int64_t processed_at = wall_us();
@@ -1053,14 +1068,14 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         ts = processed_at / 1000; /* no Kafka timestamp: the processing time names the file */
     if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
         if (!cut_part(p, pt, "replay-cut")) {
-            consume_later(p, m);
+            consume_later(p, pt, m);
             return;
         }
         pt->cut_at = -1;
     }
     int64_t day = lake_day(ts);
     if (pt->has_day && day != pt->day && !cut_part(p, pt, "day-change")) {
-        consume_later(p, m); /* a file never spans two days */
+        consume_later(p, pt, m); /* a file never spans two days */
         return;
     }
 
@@ -1079,7 +1094,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
             BATCH_SCHEMA_CHANGED) {
             log_info(p->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
             if (!cut_part(p, pt, "schema-change")) {
-                consume_later(p, m);
+                consume_later(p, pt, m);
                 return;
             }
             if (pt->probing)
@@ -1101,6 +1116,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         pt->day = day;
     }
     pt->commit_next = m->offset + 1;
+    pt->next_offset = m->offset + 1;
     pt->bytes += m->len + m->key_len;
     charge(p, pt);
     if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= p->cfg->max_batch_size)
@@ -1295,7 +1311,12 @@ static void teardown(struct pipeline *p)
     while (p->nparts > 0)
         remove_part(p, p->parts[p->nparts - 1]);
     free(p->parts);
-    if (p->rk)
+    /* Closed already: rd_kafka_destroy() would close it again, and after a
+     * close whose revocation could not store its buffers, librdkafka 2.12's
+     * second close waited forever. */
+    if (p->rk && p->closing)
+        rd_kafka_destroy_flags(p->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    else if (p->rk)
         rd_kafka_destroy(p->rk);
     object_store_free(p->store);
     prefect_free(p->prefect);
@@ -1404,6 +1425,7 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
             for (size_t i = 0; i < p.nparts; i++)
                 drop_buffers(&p, p.parts[i]);
         }
+        p.closing = true;
         rd_kafka_consumer_close(p.rk);
         if (p.dropped_unstored) {
             log_error(lg, "shutdown: buffered data of a revoked partition could not be written; it "
