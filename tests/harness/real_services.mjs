@@ -140,7 +140,7 @@ logger.state.level = WARN
 // Apache Kafka in KRaft mode: one process that is broker and controller.
 // A heap of 256 MiB to 1 GiB suits a 2-core machine shared with the test.
 // sasl: { users: { name: password } } adds a SASL_SSL listener with
-// SCRAM-SHA-512 for those users, its certificate from a test CA made here
+// SCRAM-SHA-512 and PLAIN for those users, its certificate from a test CA made here
 // (kafka.tls.ca is the CA's PEM); kafka.saslBootstrap is localhost:<port>.
 // The controller and the PLAINTEXT listener stay as they are.
 export async function startRealKafka({ topics = [], heap = '1g', sasl = null } = {}) {
@@ -155,8 +155,10 @@ export async function startRealKafka({ topics = [], heap = '1g', sasl = null } =
   if (sasl) {
     listeners.push(`SASL_SSL://127.0.0.1:${saslPort}`);
     advertised.push(`SASL_SSL://localhost:${saslPort}`);
-    saslLines.push('sasl.enabled.mechanisms=SCRAM-SHA-512',
+    const plainUsers = Object.entries(sasl.users).map(([name, password]) => `user_${name}="${password}"`).join(' ');
+    saslLines.push('sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN',
       'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
       'listener.name.sasl_ssl.ssl.keystore.type=PEM', `listener.name.sasl_ssl.ssl.keystore.location=${tls.pem}`);
   }
   const libs = join(stackCache, `kafka-${versions.kafka}`, 'libs', '*');
