@@ -117,6 +117,7 @@ struct pipeline {
     int64_t limit;    /* MAX_BUFFER_BYTES less librdkafka's prefetch and the writing reserve */
     struct part *last_part; /* messages come in runs of one partition */
     size_t retries_waiting;
+    size_t restarts_waiting; /* partitions with restart_at set */
     double next_commit_retry; /* when the earliest failed commit is due again, 0: none */
     double next_memory_flush;
     atomic_bool paused; /* atomic: the fetch nudger's thread reads it too */
@@ -282,16 +283,11 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
     return p->last_part = pt;
 }
 
-static void drop_buffers(struct pipeline *p, struct part *pt)
+/* Drops what the partition holds that no upload has: its sealed batch (never
+ * submitted) and its buffers; none of it is stored or committed. */
+static void clear_unsubmitted(struct pipeline *p, struct part *pt)
 {
-    if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
-        /* A failed upload waiting for its retry: dropped, never committed. */
-        p->retries_waiting--;
-        p->buffered -= pt->inflight->held;
-        upload_job_free(pt->inflight);
-        pt->inflight = NULL;
-    }
-    if (pt->sealed != NULL) { /* never submitted: dropped, never committed */
+    if (pt->sealed != NULL) {
         p->buffered -= pt->sealed->held;
         upload_job_free(pt->sealed);
         pt->sealed = NULL;
@@ -304,6 +300,18 @@ static void drop_buffers(struct pipeline *p, struct part *pt)
     pt->held = 0;
     pt->has_day = false;
     pt->commit_next = -1;
+}
+
+static void drop_buffers(struct pipeline *p, struct part *pt)
+{
+    if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
+        /* A failed upload waiting for its retry: dropped, never committed. */
+        p->retries_waiting--;
+        p->buffered -= pt->inflight->held;
+        upload_job_free(pt->inflight);
+        pt->inflight = NULL;
+    }
+    clear_unsubmitted(p, pt);
     pt->commit_pending = -1; /* never acknowledged: the next owner reads it again */
     pt->commit_sent = false;
 }
@@ -311,6 +319,8 @@ static void drop_buffers(struct pipeline *p, struct part *pt)
 static void remove_part(struct pipeline *p, struct part *pt)
 {
     drop_buffers(p, pt);
+    if (pt->restart_at >= 0)
+        p->restarts_waiting--; /* no longer this instance's to read */
     metric_unset(pt->m_committed); /* no longer this instance's to report */
     metric_unset(pt->m_lag);
     for (size_t i = 0; i < p->nparts; i++) {
@@ -645,6 +655,8 @@ static int complete(struct pipeline *p, int timeout_ms)
                      (long long)j->found_last, (long long)j->found_last + 1);
             count_topic(p->m.key_conflicts, pt->topic, 1);
             j->commit_next = j->found_last + 1;
+            if (pt->restart_at < 0)
+                p->restarts_waiting++;
             pt->restart_at = j->found_last + 1;
         }
         pt->commit_pending = j->commit_next;
@@ -945,21 +957,28 @@ static void pause_all(struct pipeline *p, bool pause)
         log_info(p->log, "consumption resumed (%zu bytes buffered)", p->buffered);
 }
 
-/* Leaves message m unconsumed: it is fetched again after the failed flush
- * that had to come before it succeeds. */
-static void consume_later(struct pipeline *p, struct part *pt, const rd_kafka_message_t *m)
+/* Moves the partition's fetch position to offset: the next message taken is
+ * fetched from there (invariant 5). A failed seek is fatal. */
+static void seek_part(struct pipeline *p, struct part *pt, int64_t offset)
 {
-    pt->next_offset = m->offset; /* fetched again from here */
+    pt->next_offset = offset;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset;
+    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = offset;
     rd_kafka_error_t *e = rd_kafka_seek_partitions(p->rk, list, 5000);
     if (e != NULL) {
-        log_error(p->log, "seek back to offset %lld failed: %s", (long long)m->offset,
-                  rd_kafka_error_string(e));
+        log_error(p->log, "%s [%d]: seek to offset %lld failed: %s", pt->topic, pt->partition,
+                  (long long)offset, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         p->fatal = 1; /* never skip a message silently */
     }
     rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Leaves message m unconsumed: it is fetched again after the failed flush
+ * that had to come before it succeeds. */
+static void consume_later(struct pipeline *p, struct part *pt, const rd_kafka_message_t *m)
+{
+    seek_part(p, pt, m->offset);
 }
 
 /* Reads the partition again from restart_at: what is buffered or sealed
@@ -969,37 +988,17 @@ static void restart_part(struct pipeline *p, struct part *pt)
 {
     if (pt->restart_at < 0)
         return;
-    if (pt->sealed != NULL) {
-        p->buffered -= pt->sealed->held;
-        upload_job_free(pt->sealed);
-        pt->sealed = NULL;
-    }
-    row_batch_clear(pt->rows);
-    error_batch_clear(pt->errors);
-    p->buffered -= pt->held;
-    p->unflushed -= pt->held;
-    pt->bytes = 0;
-    pt->held = 0;
-    pt->has_day = false;
-    pt->commit_next = -1;
+    clear_unsubmitted(p, pt);
     pt->cut_at = -1;
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = pt->restart_at;
-    pt->next_offset = pt->restart_at;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(p->rk, list, 5000);
-    if (e != NULL) {
-        log_error(p->log, "%s [%d]: seek to offset %lld failed: %s", pt->topic, pt->partition,
-                  (long long)pt->restart_at, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        p->fatal = 1; /* never skip a message silently */
-    }
-    rd_kafka_topic_partition_list_destroy(list);
+    seek_part(p, pt, pt->restart_at);
     pt->restart_at = -1;
+    p->restarts_waiting--;
 }
 
+/* Restarts the partitions complete() marked; returns at once when none is. */
 static void restart_due(struct pipeline *p)
 {
-    for (size_t i = 0; i < p->nparts; i++)
+    for (size_t i = 0; i < p->nparts && p->restarts_waiting > 0; i++)
         restart_part(p, p->parts[i]);
 }
 
