@@ -23,6 +23,9 @@
  * 5. A partition's messages are taken in increasing offsets: one delivered
  *    again below part.next_offset (which only this instance's seeks lower) is
  *    already buffered or stored, and is skipped.
+ * 6. While a partition waits to be read again after a key conflict
+ *    (part.restart_at), it buffers nothing and has no sealed batch: what it
+ *    held followed the conflicting file and may repeat the other writer's.
  */
 #include "pipeline.h"
 
@@ -388,6 +391,7 @@ static void submit_sealed(struct pipeline *p, struct part *pt)
 {
     if (pt->sealed == NULL || pt->inflight != NULL || pt->commit_pending >= 0)
         return;
+    assert(pt->restart_at < 0); /* invariant 6 */
     pt->inflight = pt->sealed;
     pt->sealed = NULL;
     pt->inflight->started = now_s();
@@ -655,6 +659,13 @@ static int complete(struct pipeline *p, int timeout_ms)
                      (long long)j->found_last, (long long)j->found_last + 1);
             count_topic(p->m.key_conflicts, pt->topic, 1);
             j->commit_next = j->found_last + 1;
+            /* Invariant 6: what this instance buffered or sealed after the
+             * flush follows the wrong offset, so it goes now, before a commit
+             * answer or a flush could store it; an earlier owner may have
+             * stored files after that one too, so the probing starts again. */
+            clear_unsubmitted(p, pt);
+            pt->cut_at = -1;
+            pt->probing = true;
             if (pt->restart_at < 0)
                 p->restarts_waiting++;
             pt->restart_at = j->found_last + 1;
@@ -734,6 +745,7 @@ static bool wait_part(struct pipeline *p, struct part *pt)
 static struct upload_job *take_batch(struct pipeline *p, struct part *pt, const char *reason)
 {
     size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
+    assert(pt->restart_at < 0); /* invariant 6 */
     metric_add(metric_series(p->m.flushes, (const char *[]){pt->topic, reason}), 1);
     struct upload_job *j = xcalloc(1, sizeof *j);
     j->owner = pt;
@@ -981,15 +993,15 @@ static void consume_later(struct pipeline *p, struct part *pt, const rd_kafka_me
     seek_part(p, pt, m->offset);
 }
 
-/* Reads the partition again from restart_at: what is buffered or sealed
- * after the flush that found its key taken is dropped (never stored, never
- * committed) and the consumer seeks back (or ahead) to where that file ends. */
+/* Reads the partition again from restart_at, where the file that took the
+ * flush's key ends: the consumer seeks back (or ahead) there. What the
+ * partition held after that flush was dropped when the conflict was found
+ * (invariant 6). */
 static void restart_part(struct pipeline *p, struct part *pt)
 {
     if (pt->restart_at < 0)
         return;
-    clear_unsubmitted(p, pt);
-    pt->cut_at = -1;
+    assert(pt->sealed == NULL && row_batch_rows(pt->rows) == 0 && error_batch_rows(pt->errors) == 0);
     seek_part(p, pt, pt->restart_at);
     pt->restart_at = -1;
     p->restarts_waiting--;
