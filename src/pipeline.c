@@ -137,6 +137,7 @@ struct pipeline {
     struct pipeline_metrics m;
     double next_gauges;
     double prefect_resume_at; /* after a failed trigger, triggers wait until then */
+    bool prefect_skip_logged; /* the skipping since the last failure is logged */
 };
 
 static void define_metrics(struct pipeline *p)
@@ -510,27 +511,31 @@ static void commit_due(struct pipeline *p, bool force)
 
 enum { PREFECT_PAUSE_S = 30 };
 
-static void trigger(struct pipeline *p, const char *table, char **keys, size_t nkeys, uint64_t rows)
+/* Asks Prefect for a run of the deployment over one stored data file. */
+static void trigger(struct pipeline *p, const char *table, char *key, uint64_t rows)
 {
-    if (p->prefect == NULL || nkeys == 0)
+    if (p->prefect == NULL)
         return;
     /* A trigger that just failed (after its own retries) says Prefect is down or
      * hanging: the next ones are skipped for a while, so a flush round never
      * waits on Prefect more than once and the consumer keeps turning. */
     if (now_s() < p->prefect_resume_at) {
         metric_add(metric_series(p->m.prefect, (const char *[]){table, "skipped"}), 1);
-        log_warn(p->log, "Prefect trigger for %s skipped: a trigger failed less than %d s ago "
-                         "(data and commits are not affected)",
-                 table, PREFECT_PAUSE_S);
+        if (!p->prefect_skip_logged) /* once per pause, not once per file */
+            log_warn(p->log, "Prefect triggers skipped for %d s, from %s: a trigger just failed "
+                             "(data and commits are not affected)",
+                     PREFECT_PAUSE_S, key);
+        p->prefect_skip_logged = true;
         return;
     }
     char err[1024];
-    bool ok = prefect_trigger(p->prefect, p->cfg->minio_bucket, table, keys, nkeys, rows, err, sizeof err);
+    bool ok = prefect_trigger(p->prefect, p->cfg->minio_bucket, table, &key, 1, rows, err, sizeof err);
     metric_add(metric_series(p->m.prefect, (const char *[]){table, ok ? "ok" : "failed"}), 1);
     if (ok) {
-        log_info(p->log, "Prefect flow run requested for %s (%zu files)", table, nkeys);
+        log_info(p->log, "Prefect flow run requested for %s (%s)", table, key);
     } else {
         p->prefect_resume_at = now_s() + PREFECT_PAUSE_S;
+        p->prefect_skip_logged = false;
         log_error(p->log, "Prefect trigger for %s failed (data and commits are not affected): %s",
                   table, err);
     }
@@ -613,28 +618,16 @@ static int complete(struct pipeline *p, int timeout_ms)
             log_warn(p->log, "%zu messages of %s [%d] were refused by the decoder and stored under %s",
                      j->errors, pt->topic, pt->partition, j->error_key);
     }
-    /* One trigger per topic for the files stored in this round. */
-    bool *seen = xcalloc((size_t)n + 1, sizeof *seen);
+    /* One trigger per data file: its idempotency key comes from the file's
+     * key alone, so a replay that rewrites the file, by this instance after
+     * a crash or by a new owner, gets back the same run. A file another
+     * writer stored under the key is triggered too (that writer may have died
+     * before it could): it is the same run again. */
     for (int i = 0; i < n; i++) {
-        if (done[i] == NULL || seen[i])
+        if (done[i] == NULL || !done[i]->key[0])
             continue;
-        struct part *first = done[i]->owner;
-        char **keys = xcalloc((size_t)n, sizeof *keys);
-        size_t nkeys = 0;
-        uint64_t rows = 0;
-        for (int k = i; k < n; k++) {
-            if (done[k] == NULL || seen[k] || strcmp(((struct part *)done[k]->owner)->topic, first->topic) != 0)
-                continue;
-            seen[k] = true;
-            if (done[k]->key[0]) {
-                keys[nkeys++] = done[k]->key;
-                rows += done[k]->nrows;
-            }
-        }
-        trigger(p, first->table, keys, nkeys, rows);
-        free(keys);
+        trigger(p, ((struct part *)done[i]->owner)->table, done[i]->key, done[i]->nrows);
     }
-    free(seen);
     bool any = false;
     for (int i = 0; i < n; i++)
         any = any || done[i] != NULL;
