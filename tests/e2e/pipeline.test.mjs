@@ -1,6 +1,7 @@
 // cdc-writer end to end on the real systems: Apache Kafka (one KRaft node per
 // test) and MinIO, with the daemon; the lake is read back with DuckDB. The
-// Prefect double stays where a test needs Prefect to fail or hang on demand.
+// Prefect double stays where a test needs Prefect to fail or hang on demand,
+// or must see every request as sent.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
@@ -184,6 +185,9 @@ test('killed after the upload, before the commit: the restart overwrites, every 
   const ids = new Set(rows.map((r) => `${r.t}/${r.p}/${r.o}`));
   assert.equal(ids.size, good.length, 'every row is there');
   assert.equal(rows.length, good.length, 'and only once');
+  // The Prefect double here, not the real server: the test reads every
+  // create_flow_run request as sent, and the real server folds a repeated
+  // idempotency key into its first run (prefect.test.mjs asserts that part).
   // Prefect is told before the commit, so the crashed run triggered too. One
   // run per data file, keyed by the file's key alone: the restart rewrites the
   // crashed run's files and asks again with the same idempotency keys, so
