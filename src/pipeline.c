@@ -128,7 +128,8 @@ struct pipeline {
     double next_flush;
     const char *failpoint;
     int fatal;
-    bool closing;          /* in rd_kafka_consumer_close(), at shutdown */
+    bool closing;          /* leaving the group, at shutdown */
+    bool cooperative;      /* the assignor is cooperative-sticky (the default) */
     bool dropped_unstored; /* meanwhile a revoked partition's buffers could not be written */
     bool kafka_reached; /* the cluster answered once: see on_error() */
     atomic_int handshake_hangups; /* counted by on_log() on librdkafka's threads */
@@ -876,14 +877,13 @@ static bool any_buffered(const struct pipeline *p)
 
 /* ---------- rebalances ---------- */
 
+/* The assignment is this instance's partitions: one part each, made on
+ * assignment and removed on revocation. Counted from them, not asked of
+ * librdkafka: a request to its group thread from the revocation callback of
+ * close_consumer() could wait forever (librdkafka issue #4041). */
 static void count_assignment(struct pipeline *p)
 {
-    rd_kafka_topic_partition_list_t *list = NULL;
-    int n = 0;
-    if (rd_kafka_assignment(p->rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR && list != NULL) {
-        n = list->cnt;
-        rd_kafka_topic_partition_list_destroy(list);
-    }
+    int n = (int)p->nparts;
     metric_set(p->m.assigned, n);
     metric_set(p->m.paused, p->paused ? n : 0);
     health_set_assigned(p->health, n);
@@ -894,7 +894,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct pipeline *p = opaque;
     p->kafka_reached = true;
-    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool cooperative = p->cooperative;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < list->cnt; i++) {
             log_info(p->log, "assigned %s [%d]", list->elems[i].topic, list->elems[i].partition);
@@ -1220,6 +1220,22 @@ static void wake_consumer(void *ctx)
     rd_kafka_queue_yield(p->consumer_queue);
 }
 
+/* Whether the group's partitions move cooperatively: so with the
+ * cooperative-sticky assignor (the built-in default; librdkafka refuses it
+ * mixed with an eager one) and with the KIP-848 group protocol. Read from
+ * the configuration once, so the rebalance callback asks librdkafka nothing
+ * it need not (see count_assignment()). */
+static bool rebalance_is_cooperative(const rd_kafka_conf_t *conf)
+{
+    char v[256];
+    size_t n = sizeof v;
+    if (rd_kafka_conf_get(conf, "group.protocol", v, &n) == RD_KAFKA_CONF_OK && strcmp(v, "consumer") == 0)
+        return true;
+    n = sizeof v;
+    return rd_kafka_conf_get(conf, "partition.assignment.strategy", v, &n) == RD_KAFKA_CONF_OK &&
+           strstr(v, "cooperative-sticky") != NULL;
+}
+
 static bool setup(struct pipeline *p)
 {
     char err[2048];
@@ -1260,6 +1276,7 @@ static bool setup(struct pipeline *p)
         config_errors_free(&errs);
         return false;
     }
+    p->cooperative = rebalance_is_cooperative(conf);
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);
@@ -1292,6 +1309,39 @@ static bool setup(struct pipeline *p)
              p->cfg->kafka_topic_pattern, p->cfg->consumer_group_id, p->cfg->kafka_bootstrap_servers,
              p->cfg->minio_bucket, p->cfg->minio_endpoint);
     return true;
+}
+
+enum { CLOSE_TIMEOUT_S = 30 };
+
+/* Leaves the group; the revocation callback runs from here. Everything was
+ * stored and committed before, so a close that does not finish loses
+ * nothing, but it must not keep the process from exiting:
+ * rd_kafka_consumer_close() waits without a limit for the group to wind up
+ * (a coordinator that does not answer), so the close is driven here through
+ * a queue, for at most CLOSE_TIMEOUT_S. */
+static void close_consumer(struct pipeline *p)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(p->rk);
+    rd_kafka_error_t *e = rd_kafka_consumer_close_queue(p->rk, q);
+    if (e != NULL) {
+        log_error(p->log, "shutdown: leaving the group failed: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        rd_kafka_queue_destroy(q);
+        return;
+    }
+    double deadline = now_s() + CLOSE_TIMEOUT_S;
+    while (!rd_kafka_consumer_closed(p->rk)) {
+        if (now_s() >= deadline) {
+            log_error(p->log, "shutdown: leaving the group did not finish within %d s; exiting "
+                              "without it (the group moves the partitions on after "
+                              "session.timeout.ms)",
+                      CLOSE_TIMEOUT_S);
+            break;
+        }
+        rd_kafka_queue_poll_callback(q, 100);
+        health_beat(p->health);
+    }
+    rd_kafka_queue_destroy(q);
 }
 
 static void teardown(struct pipeline *p)
@@ -1396,7 +1446,7 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
         log_info(lg, "stopping: writing what is buffered, committing, leaving the group");
         /* Each round frees the busy partitions, flushes what they buffer and
          * waits; so no buffer is left for the revocation in
-         * rd_kafka_consumer_close(), whose failure could not change the exit
+         * close_consumer(), whose failure could not change the exit
          * status any more. */
         bool ok = false;
         for (int round = 0; round < 3 && !ok; round++) {
@@ -1430,7 +1480,7 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
                 drop_buffers(&p, p.parts[i]);
         }
         p.closing = true;
-        rd_kafka_consumer_close(p.rk);
+        close_consumer(&p);
         if (p.dropped_unstored) {
             log_error(lg, "shutdown: buffered data of a revoked partition could not be written; it "
                           "stays uncommitted in Kafka and is read again on restart");

@@ -418,14 +418,14 @@ test('SIGTERM while an upload waits for its retry: newer rows that cannot be wri
   const writer = startWriter(writerEnv({ kafka, s3: { ...s3, url: proxy.url },
     extra: { CONSUMER_GROUP_ID: t, MINIO_MAX_ATTEMPTS: '1', HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' } }));
   const failures = () => writer.log().match(/flush of \S+ \[0\] \(interval, 50 rows\) failed/g)?.length ?? 0;
-  await waitFor(() => failures() >= 1, { timeoutMs: 60000, what: 'the first upload failing' });
+  await waitFor(() => failures() >= 1, { timeoutMs: 60000, what: 'the first upload failing', log: writer.log });
   await produce(kafka.bootstrap, Array.from({ length: 50 }, (_, i) => row(50 + i)));
   const consumed = async () => {
     const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
     return sum(parsePrometheusText(text), 'cdcw_messages_consumed_total');
   };
-  await waitFor(async () => (await consumed()) === 100, { timeoutMs: 30000, what: 'the newer rows buffered' });
-  await waitFor(() => failures() >= 2, { timeoutMs: 30000, what: 'the first retry failing too' });
+  await waitFor(async () => (await consumed()) === 100, { timeoutMs: 30000, what: 'the newer rows buffered', log: writer.log });
+  await waitFor(() => failures() >= 2, { timeoutMs: 30000, what: 'the first retry failing too', log: writer.log });
   const exit = await Promise.race([writer.stop('SIGTERM'), new Promise((r) => setTimeout(() => r(null), 90000))]);
   assert.ok(exit !== null, `still running 90 s after SIGTERM:\n${writer.log().slice(-3000)}`);
   assert.equal(exit.code, 1, writer.log().slice(-3000));

@@ -253,12 +253,16 @@ export async function committedOffsets(bootstrap, group, topic, partitions) {
 }
 
 // Waits until predicate() is truthy (polling a condition the test can observe).
-export async function waitFor(predicate, { timeoutMs = 30000, intervalMs = 100, what = 'condition' } = {}) {
+// With `log` (a function giving a process's log), a time-out quotes its end.
+export async function waitFor(predicate, { timeoutMs = 30000, intervalMs = 100, what = 'condition', log } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await predicate();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const tail = log ? `; the log ends:\n${log().slice(-3000)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
