@@ -129,7 +129,7 @@ struct pipeline {
     const char *failpoint;
     int fatal;
     bool closing;          /* leaving the group, at shutdown */
-    bool cooperative;      /* the assignor is cooperative-sticky (the default) */
+    bool cooperative;      /* partitions move cooperatively: see rebalance_is_cooperative() */
     bool dropped_unstored; /* meanwhile a revoked partition's buffers could not be written */
     bool kafka_reached; /* the cluster answered once: see on_error() */
     atomic_int handshake_hangups; /* counted by on_log() on librdkafka's threads */
@@ -894,13 +894,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct pipeline *p = opaque;
     p->kafka_reached = true;
-    bool cooperative = p->cooperative;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < list->cnt; i++) {
             log_info(p->log, "assigned %s [%d]", list->elems[i].topic, list->elems[i].partition);
             find_part(p, list->elems[i].topic, list->elems[i].partition, true);
         }
-        if (cooperative)
+        if (p->cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, list));
         else
             rd_kafka_assign(rk, list);
@@ -932,7 +931,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         remove_part(p, pt);
     }
-    if (cooperative)
+    if (p->cooperative)
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, list));
     else
         rd_kafka_assign(rk, NULL);
