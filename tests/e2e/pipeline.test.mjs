@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 import {
-  startPrefect, startS3 as startS3rver, startFlakyProxy, startWriter, writerEnv, stopAll, produce, committedOffsets,
+  startPrefect, startFlakyProxy, startWriter, writerEnv, stopAll, produce, committedOffsets,
   fetchObjects, waitFor, repoRoot, freePort,
 } from '../harness/services.mjs';
 import { startRealKafka as startKafka, startMinio as startS3 } from '../harness/real_services.mjs';
@@ -348,13 +348,13 @@ test('sparse rows: buffers are bounded by the memory they take, and memory flush
 
 // Cuts that must come before a message: the event day changes, then a column
 // changes type, while the partition's first upload waits for its retry (the
-// proxy fails its first two PUTs: s3rver behind tests/harness/flaky_proxy.mjs,
-// since MinIO cannot fail a given request on demand). The later batches wait,
+// proxy in front of MinIO, tests/harness/flaky_proxy.mjs, fails its first two
+// PUTs). The later batches wait,
 // sealed, for the partition; every file holds one day and one schema.
 test('day and schema changes while the partition is busy: one file per day and schema, every row once, in order', async () => {
   const t = 'cuts';
   const kafka = await startKafka({ topics: [`${topic(t)}:1`] });
-  const s3 = await startS3rver();
+  const s3 = await startS3();
   const proxy = await startFlakyProxy(s3.url);
   await proxy.plan([{ method: 'PUT', status: 503, code: 'SlowDown' }, { method: 'PUT', status: 503, code: 'SlowDown' }]);
   const day1 = Date.parse('2026-11-30T23:59:00Z');
@@ -403,11 +403,11 @@ test('day and schema changes while the partition is busy: one file per day and s
 // rows are buffered: the first file goes in on a later try, the newer rows
 // cannot be written, and the exit status says so. They used to be left to the
 // revocation in rd_kafka_consumer_close(), after the status was decided
-// (exit 0). s3rver behind the failing proxy: MinIO cannot fail given requests.
+// (exit 0). The failing proxy is in front of MinIO.
 test('SIGTERM while an upload waits for its retry: newer rows that cannot be written give exit 1, uncommitted', async () => {
   const t = 'stopretry';
   const kafka = await startKafka({ topics: [`${topic(t)}:1`] });
-  const s3 = await startS3rver();
+  const s3 = await startS3();
   const proxy = await startFlakyProxy(s3.url);
   const key = (offset) => `_p0_o${String(offset).padStart(19, '0')}`;
   await proxy.plan([...Array(4).fill({ method: 'PUT', path: key(0), status: 503, code: 'SlowDown' }),
