@@ -9,15 +9,19 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config \
-      librdkafka-dev libcurl4-openssl-dev libssl-dev libsnappy-dev libzstd-dev zlib1g-dev \
+      build-essential cmake pkg-config curl ca-certificates \
+      libcurl4-openssl-dev libssl-dev libsnappy-dev libzstd-dev zlib1g-dev \
       libcjson-dev libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# librdkafka 2.12.0 from source, linked statically: Debian 12's 2.0.2 cannot
+# log in with SASL/SCRAM to Kafka 4.x (see scripts/build-librdkafka.sh).
+COPY scripts/build-librdkafka.sh ./scripts/
+RUN CDCW_STACK_CACHE=/tmp/deps ./scripts/build-librdkafka.sh /opt/librdkafka && rm -rf /tmp/deps
 COPY CMakeLists.txt ./
 COPY src ./src
 COPY bench ./bench
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCDCW_TESTS=OFF \
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCDCW_TESTS=OFF -DCDCW_RDKAFKA_PREFIX=/opt/librdkafka \
  && cmake --build /build --target cdc-writer -j"$(nproc)" \
  && strip /build/cdc-writer
 
@@ -27,7 +31,7 @@ FROM debian:bookworm-slim
 # store; curl for the HEALTHCHECK. tests/e2e/deploy.test.mjs keeps this list exact.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libcurl4 libssl3 libsnappy1v5 libzstd1 zlib1g libcjson1 libmicrohttpd12 \
+      libcurl4 libssl3 libsnappy1v5 libzstd1 zlib1g libcjson1 libmicrohttpd12 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin cdcwriter

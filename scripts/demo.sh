@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDCW_RDKAFKA_PREFIX="$(./scripts/build-librdkafka.sh)" >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 case " $* " in *" --mock "*) ;; *) ./tests/harness/stack/install.sh ;; esac
 exec node scripts/demo.mjs "$@"

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing cdc-writer needs on Debian 12:
-# the C toolchain and libraries (apt-get) and the test tools (npm ci).
-# (scripts/build-librdkafka.sh builds a newer librdkafka for SASL/SCRAM
-# against Kafka 4.x: see the README's Building section.)
+# the C toolchain and libraries (apt-get), the pinned librdkafka
+# (scripts/build-librdkafka.sh: Debian's 2.0.2 cannot log in with SASL/SCRAM
+# to Kafka 4.x) and the test tools (npm ci).
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
     build-essential cmake pkg-config git clang libclang-rt-14-dev
-    librdkafka-dev libcurl4-openssl-dev libssl-dev libsnappy-dev libzstd-dev zlib1g-dev
+    libcurl4-openssl-dev libssl-dev libsnappy-dev libzstd-dev zlib1g-dev
     libcjson-dev libmicrohttpd-dev libcmocka-dev python3 python3-botocore openssl curl
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -32,3 +32,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
     echo "install-deps: npm ci"
     npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# librdkafka, built once into the stack cache (prints its prefix).
+./scripts/build-librdkafka.sh >/dev/null

@@ -68,6 +68,7 @@ struct part {
     bool commit_sent;        /* its request awaits an answer (asynchronous commits) */
     double commit_retry_at;  /* after a failure: when to send it again */
     int commit_attempts;
+    bool commit_fenced;      /* its last refusal said the group moved on: see group_moved_on() */
     /* Replay cuts: after an assignment, each new file first asks the store
      * whether an earlier owner stored a file under the same key, and if so
      * ends where that one ends (cut_at, -1: no cut), so two owners' cuts
@@ -387,6 +388,17 @@ static double commit_backoff(int attempts)
     return attempts >= 6 ? 16.0 : 0.25 * (double)(1 << attempts);
 }
 
+/* A commit refused because this member's generation is over: the group is
+ * rebalancing or has moved on without it. The partition's next owner (this
+ * instance after a rejoin, or another) reads from the last committed offset
+ * and its replay cut rewrites the same file, so nothing is lost or doubled. */
+static bool group_moved_on(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+           e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ||
+           (int)e == 113; /* STALE_MEMBER_EPOCH (KIP-848), not named before librdkafka 2.4 */
+}
+
 /* Submits the partition's sealed batch once nothing of it is in flight and
  * its last commit is acknowledged (invariant 2). */
 static void submit_sealed(struct pipeline *p, struct part *pt)
@@ -425,6 +437,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
             continue;
         }
         all_ok = false;
+        pt->commit_fenced = group_moved_on(pe);
         double delay = commit_backoff(pt->commit_attempts++);
         pt->commit_retry_at = now_s() + delay;
         if (p->next_commit_retry == 0 || pt->commit_retry_at < p->next_commit_retry)
@@ -440,6 +453,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
             if (!pt->commit_sent)
                 continue;
             pt->commit_sent = false;
+            pt->commit_fenced = group_moved_on(err);
             pt->commit_retry_at = now_s() + commit_backoff(pt->commit_attempts++);
             if (p->next_commit_retry == 0 || pt->commit_retry_at < p->next_commit_retry)
                 p->next_commit_retry = pt->commit_retry_at;
@@ -1458,14 +1472,21 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
             ok = wait_all(&p) && !any_buffered(&p);
         }
         if (!ok) {
-            size_t unstored = 0, uncommitted = 0;
+            size_t unstored = 0, uncommitted = 0, moved_on = 0;
             for (size_t i = 0; i < p.nparts; i++) {
                 const struct part *pt = p.parts[i];
-                if (pt->inflight != NULL || row_batch_rows(pt->rows) + error_batch_rows(pt->errors) > 0)
+                if (pt->commit_pending >= 0 && pt->commit_fenced)
+                    moved_on++; /* with what it buffered after: its next owner reads it all */
+                else if (pt->inflight != NULL || row_batch_rows(pt->rows) + error_batch_rows(pt->errors) > 0)
                     unstored++;
                 else if (pt->commit_pending >= 0)
                     uncommitted++;
             }
+            if (moved_on > 0)
+                log_warn(lg, "shutdown: %zu partitions' files are stored but their commits were refused "
+                             "because the group is rebalancing without this instance; their next owner "
+                             "reads them again from the last commit and rewrites the same files",
+                         moved_on);
             if (unstored > 0)
                 log_error(lg, "shutdown: the buffered data of %zu partitions could not be written; "
                               "it stays uncommitted in Kafka and is read again on restart",
@@ -1474,7 +1495,8 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
                 log_error(lg, "shutdown: %zu partitions' files are stored but their offsets could not "
                               "be committed; a restart reads them again and rewrites the same files",
                           uncommitted);
-            status = 1;
+            if (unstored + uncommitted > 0)
+                status = 1;
             for (size_t i = 0; i < p.nparts; i++)
                 drop_buffers(&p, p.parts[i]);
         }

@@ -131,6 +131,36 @@ for (const { name, t, errors, kill, async } of [
   });
 }
 
+// SIGTERM while the group has moved on without this member: the mock fails
+// the next twelve OffsetCommit requests with REBALANCE_IN_PROGRESS, more than
+// the loop and the shutdown's rounds send. The file is stored and its next
+// owner rewrites it exactly, so that is a warning and exit 0, not the exit 1
+// of a commit the broker could not take (before, it exited 1). Only the mock
+// can refuse a given number of commits with a chosen code.
+test('SIGTERM while commits are refused with REBALANCE_IN_PROGRESS: a warning, exit 0; the restart rewrites the same file, every row once', async () => {
+  const t = 'fenced';
+  const kafka = await startKafka({ topics: [`${topic(t)}:1`] });
+  const s3 = await startS3();
+  const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: `g-${t}` } });
+  const producer = startProducer(kafka.bootstrap);
+  const stopStream = stream(producer, [t], 1);
+  const first = startWriter(env);
+  await waitFor(async () => (await committedOffsets(kafka.bootstrap, `g-${t}`, topic(t), 1))[0].offset > 0,
+    { timeoutMs: 60000, what: 'a first commit', log: first.log });
+  assert.equal(await kafka.command(`push_errors 8 ${Array(12).fill(27).join(' ')}`), 'ok');
+  await waitFor(() => failedCommits(first.log()) >= 2, { timeoutMs: 30000, intervalMs: 5, what: 'two failed commits', log: first.log });
+  stopStream();
+  const delivered = await producer.end();
+  const exit = await first.stop('SIGTERM');
+  assert.equal(exit.code, 0, first.log());
+  assert.match(first.log(), /WARNING +shutdown: 1 partitions' files are stored but their commits were refused because the group is rebalancing without this instance/);
+  const second = startWriter(env);
+  await waitFor(() => caughtUp(kafka, `g-${t}`, [t], 1, ends(delivered)), { timeoutMs: 90000, what: 'every offset committed', log: second.log });
+  assert.equal((await second.stop('SIGTERM')).code, 0, second.log());
+  const got = tally(await lakeCounts(s3, [t]), delivered);
+  assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${delivered.length} messages\n${first.log()}\n${second.log()}`);
+});
+
 // A previous owner stored several files without committing them (commits
 // lost, as a writer before this fix could leave them); the new owner cuts its
 // files differently (longer interval, larger batches), yet its first files end
