@@ -35,6 +35,16 @@ char *lake_table_name(const regex_t *pattern, const char *topic)
     return sanitized(last, strlen(last));
 }
 
+int64_t lake_message_time(int64_t kafka_ts_ms, bool has_ts, int64_t ts_ms, bool has_source_ts,
+                          int64_t source_ts_ms, int64_t now_ms)
+{
+    if (kafka_ts_ms >= 0)
+        return kafka_ts_ms;
+    if (has_ts)
+        return ts_ms;
+    return has_source_ts ? source_ts_ms : now_ms;
+}
+
 int64_t lake_day(int64_t ts_ms)
 {
     int64_t secs = ts_ms >= 0 ? ts_ms / 1000 : -((-ts_ms + 999) / 1000);

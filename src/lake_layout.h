@@ -8,13 +8,19 @@
  *   so a table name is always one safe path segment.
  * - lake_object_key(): <area>/<table>/year=YYYY/month=MM/day=DD/
  *   <table>_<YYYYMMDDTHHMMSSZ>_p<partition>_o<offset, 19 digits>.parquet
- *   with every date part from first_ts_ms, the Kafka timestamp of the file's
- *   first message (not the wall clock): a replay writes the same key.
+ *   with every date part from first_ts_ms, the time of the file's first
+ *   message as lake_message_time() gives it (not the wall clock): a replay
+ *   writes the same key.
+ * - lake_message_time(): the message's Kafka timestamp; without one (a
+ *   timestamp of -1, as from a pre-0.10 message format), the envelope's
+ *   ts_ms, else its source.ts_ms, else now_ms. Only the last is not the same
+ *   on a replay.
  */
 #ifndef CDCW_LAKE_LAYOUT_H
 #define CDCW_LAKE_LAYOUT_H
 
 #include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +30,11 @@ char *lake_table_name(const regex_t *pattern, const char *topic);
 /* Writes the key into out (at most size bytes, NUL-terminated). */
 void lake_object_key(char *out, size_t size, const char *area, const char *table, int64_t first_ts_ms,
                      int32_t partition, int64_t start_offset);
+
+/* The time, in ms, that places a message in the lake (see the contract).
+ * has_*: whether the envelope carries that field. */
+int64_t lake_message_time(int64_t kafka_ts_ms, bool has_ts, int64_t ts_ms, bool has_source_ts,
+                          int64_t source_ts_ms, int64_t now_ms);
 
 /* Days since 1970-01-01 (UTC) of a millisecond timestamp. */
 int64_t lake_day(int64_t ts_ms);

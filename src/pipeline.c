@@ -1078,11 +1078,14 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
                  topic, m->partition, (long long)m->offset, (long long)pt->next_offset);
         return;
     }
+    char err[1024], why[512];
+    enum dbz_result r = dbz_decode(pt->decoder, m->payload, m->len, &p->row, err, sizeof err);
     rd_kafka_timestamp_type_t tstype;
-    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
     int64_t processed_at = wall_us();
-    if (ts < 0)
-        ts = processed_at / 1000; /* no Kafka timestamp: the processing time names the file */
+    const struct dbz_row *row = &p->row;
+    bool decoded = r == DBZ_ROW;
+    int64_t ts = lake_message_time(rd_kafka_message_timestamp(m, &tstype), decoded && row->has_ts, row->ts_ms,
+                                   decoded && row->has_source_ts, row->source_ts_ms, processed_at / 1000);
     if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
         if (!cut_part(p, pt, "replay-cut")) {
             consume_later(p, pt, m);
@@ -1096,12 +1099,10 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         return;
     }
 
-    char err[1024], why[512];
     metric_add(pt->m_consumed, 1);
     metric_add(pt->m_consumed_bytes, (double)(m->len + m->key_len));
     if (pt->first_offset < 0)
         pt->first_offset = m->offset;
-    enum dbz_result r = dbz_decode(pt->decoder, m->payload, m->len, &p->row, err, sizeof err);
     assert(pt->cut_at < 0 || m->offset <= pt->cut_at); /* invariant 4 */
     if (pt->probing && r != DBZ_TOMBSTONE && row_batch_rows(pt->rows) == 0 &&
         error_batch_rows(pt->errors) == 0) /* the first row or refused message of a file */
