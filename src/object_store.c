@@ -923,6 +923,57 @@ void object_upload_abort(struct object_upload *u)
     upload_free(u);
 }
 
+/* CompleteMultipartUpload over the parts sent so far. */
+static bool complete_multipart(struct object_upload *u, char *err, size_t errlen)
+{
+    struct object_store *os = u->os;
+    struct buf xml = {0};
+    const char *head = "<CompleteMultipartUpload>";
+    buf_append(&xml, head, strlen(head));
+    buf_append(&xml, u->completion.data, u->completion.len);
+    const char *tail = "</CompleteMultipartUpload>";
+    buf_append(&xml, tail, strlen(tail));
+    struct sigv4_param p[] = {{"uploadId", u->upload_id}};
+    struct request rq = {.method = "POST", .key = u->key, .params = p, .nparams = 1, .body = xml.data,
+                         .body_len = xml.len, .content_type = "application/xml", .if_absent = u->if_absent};
+    char what[1200];
+    snprintf(what, sizeof what, "CompleteMultipartUpload %s", u->key);
+    bool ok = perform(os, &rq, what, err, errlen);
+    /* S3 can answer 200 with an error in the body. */
+    char code[128];
+    if (ok && memmem(os->body.data, os->body.len, "<Error>", 7) != NULL &&
+        xml_text((const char *)os->body.data, os->body.len, "Code", code, sizeof code)) {
+        set_err(err, errlen, "%s: %s", what, code);
+        ok = false;
+    }
+    buf_free(&xml);
+    if (ok)
+        u->upload_id[0] = '\0';
+    return ok;
+}
+
+/* Sends data[0..len) in parts (the last may be small), then completes;
+ * aborts on failure. Frees u. */
+static bool send_parts(struct object_upload *u, const char *data, size_t len, char *err, size_t errlen)
+{
+    struct object_store *os = u->os;
+    size_t part = os->cfg.part_size;
+    bool ok = true;
+    for (size_t sent = 0; ok && sent < len;) {
+        size_t n = len - sent > part ? part : len - sent;
+        ok = upload_part(u, data + sent, n, err, errlen);
+        sent += n;
+    }
+    ok = ok && complete_multipart(u, err, errlen);
+    if (!ok) {
+        long status = os->status; /* the failure's, not the abort's */
+        abort_multipart(u);
+        os->status = status;
+    }
+    upload_free(u);
+    return ok;
+}
+
 bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
 {
     struct object_store *os = u->os;
@@ -939,40 +990,12 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
         snprintf(what, sizeof what, "PutObject %s", u->key);
         ok = perform(os, &rq, what, err, errlen);
     } else if (ok) {
-        /* The rest in parts (the last may be small), then the completion. */
-        size_t part = os->cfg.part_size;
-        size_t sent = 0;
-        while (ok && u->pending.len - sent > 0) {
-            size_t n = u->pending.len - sent;
-            n = n > part ? part : n;
-            ok = upload_part(u, u->pending.data + sent, n, err, errlen);
-            sent += n;
-        }
-        if (ok) {
-            struct buf xml = {0};
-            const char *head = "<CompleteMultipartUpload>";
-            buf_append(&xml, head, strlen(head));
-            buf_append(&xml, u->completion.data, u->completion.len);
-            const char *tail = "</CompleteMultipartUpload>";
-            buf_append(&xml, tail, strlen(tail));
-            struct sigv4_param p[] = {{"uploadId", u->upload_id}};
-            struct request rq = {.method = "POST", .key = u->key, .params = p, .nparams = 1,
-                                 .body = xml.data, .body_len = xml.len,
-                                 .content_type = "application/xml", .if_absent = u->if_absent};
-            char what[1200];
-            snprintf(what, sizeof what, "CompleteMultipartUpload %s", u->key);
-            ok = perform(os, &rq, what, err, errlen);
-            /* S3 can answer 200 with an error in the body. */
-            char code[128];
-            if (ok && memmem(os->body.data, os->body.len, "<Error>", 7) != NULL &&
-                xml_text((const char *)os->body.data, os->body.len, "Code", code, sizeof code)) {
-                set_err(err, errlen, "%s: %s", what, code);
-                ok = false;
-            }
-            buf_free(&xml);
-            if (ok)
-                u->upload_id[0] = '\0';
-        }
+        /* The rest in parts, then the completion: send_parts() frees u. */
+        struct buf rest = u->pending;
+        u->pending = (struct buf){0};
+        ok = send_parts(u, (const char *)rest.data, rest.len, err, errlen);
+        buf_free(&rest);
+        return ok;
     }
     if (!ok) {
         long status = os->status; /* the failure's, not the abort's */
@@ -1002,13 +1025,10 @@ static bool put(struct object_store *os, const char *key, const void *data, size
         snprintf(what, sizeof what, "PutObject %s", key);
         return perform(os, &rq, what, err, errlen);
     }
+    /* Multipart, each part straight from the caller's bytes: no copy. */
     struct object_upload *u = object_upload_begin_meta(os, key, meta, nmeta);
     u->if_absent = if_absent;
-    if (!object_upload_write(u, data, len, err, errlen)) {
-        object_upload_abort(u);
-        return false;
-    }
-    return object_upload_finish(u, err, errlen);
+    return send_parts(u, data, len, err, errlen);
 }
 
 bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,

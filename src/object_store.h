@@ -13,7 +13,8 @@
  *   retried: anything else (403, 404, other 400s...).
  * - os_put() and the streaming upload use a multipart upload above
  *   multipart_threshold, in parts of part_size (at least 5 MiB) except the
- *   last; a failed multipart upload is aborted.
+ *   last; a failed multipart upload is aborted. A put sends each part
+ *   straight from the caller's bytes (no copy of the object is made).
  * - An endpoint "file:///dir" stores objects as files under dir/bucket/key,
  *   each written to a temporary file and renamed into place.
  * - Not thread-safe: one object_store per thread.

@@ -20,9 +20,11 @@
  * with its own connection, as cdc-writer uploads; default: one client, one
  * put after another).
  * Errors go to stderr, one line; a last stderr line gives the client's counters
- * as JSON: {"requests":N,"retries":N,"failures":N}.
+ * as JSON: {"requests":N,"retries":N,"failures":N,"max_rss_kib":N} (the last
+ * the process's peak resident memory).
  */
 #include <curl/curl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,9 +278,11 @@ int main(int argc, char **argv)
     if (!ok)
         fprintf(stderr, "s3_tool: %s\n", err);
     const struct object_store_stats *st = object_store_stats(os);
-    fprintf(stderr, "{\"requests\":%llu,\"retries\":%llu,\"failures\":%llu}\n",
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "{\"requests\":%llu,\"retries\":%llu,\"failures\":%llu,\"max_rss_kib\":%ld}\n",
             (unsigned long long)st->requests, (unsigned long long)st->retries,
-            (unsigned long long)st->failures);
+            (unsigned long long)st->failures, ru.ru_maxrss);
     object_store_free(os);
     config_free(&cfg);
     curl_global_cleanup();
