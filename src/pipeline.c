@@ -527,7 +527,7 @@ static void commit_due(struct pipeline *p, bool force)
 enum { PREFECT_PAUSE_S = 30 };
 
 /* Asks Prefect for a run of the deployment over one stored data file. */
-static void trigger(struct pipeline *p, const char *table, char *key, uint64_t rows)
+static void trigger(struct pipeline *p, const char *table, const char *key, int64_t rows)
 {
     if (p->prefect == NULL)
         return;
@@ -544,7 +544,7 @@ static void trigger(struct pipeline *p, const char *table, char *key, uint64_t r
         return;
     }
     char err[1024];
-    bool ok = prefect_trigger(p->prefect, p->cfg->minio_bucket, table, &key, 1, rows, err, sizeof err);
+    bool ok = prefect_trigger(p->prefect, p->cfg->minio_bucket, table, key, rows, err, sizeof err);
     metric_add(metric_series(p->m.prefect, (const char *[]){table, ok ? "ok" : "failed"}), 1);
     if (ok) {
         log_info(p->log, "Prefect flow run requested for %s (%s)", table, key);
@@ -637,11 +637,13 @@ static int complete(struct pipeline *p, int timeout_ms)
      * key alone, so a replay that rewrites the file, by this instance after
      * a crash or by a new owner, gets back the same run. A file another
      * writer stored under the key is triggered too (that writer may have died
-     * before it could): it is the same run again. */
+     * before it could): it is the same run again, with that file's rows. */
     for (int i = 0; i < n; i++) {
         if (done[i] == NULL || !done[i]->key[0])
             continue;
-        trigger(p, ((struct part *)done[i]->owner)->table, done[i]->key, done[i]->nrows);
+        bool theirs = done[i]->found_last >= 0 && done[i]->found_last != done[i]->last_offset;
+        trigger(p, ((struct part *)done[i]->owner)->table, done[i]->key,
+                theirs ? done[i]->found_rows : (int64_t)done[i]->nrows);
     }
     bool any = false;
     for (int i = 0; i < n; i++)

@@ -60,24 +60,14 @@ void prefect_free(struct prefect *p)
     free(p);
 }
 
-static int compare_keys(const void *a, const void *b)
+void prefect_idempotency_key(const char *key, char out[80])
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void prefect_idempotency_key(char *const *keys, size_t nkeys, char out[80])
-{
-    char **sorted = xmalloc((nkeys ? nkeys : 1) * sizeof *sorted);
-    memcpy(sorted, keys, nkeys * sizeof *sorted);
-    qsort(sorted, nkeys, sizeof *sorted, compare_keys);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    for (size_t i = 0; i < nkeys; i++)
-        EVP_DigestUpdate(ctx, sorted[i], strlen(sorted[i]) + 1); /* the NUL separates keys */
+    EVP_DigestUpdate(ctx, key, strlen(key) + 1); /* with its NUL, as the keys of earlier versions */
     unsigned char d[32];
     EVP_DigestFinal_ex(ctx, d, NULL);
     EVP_MD_CTX_free(ctx);
-    free(sorted);
     int n = snprintf(out, 80, "cdc-writer-");
     for (int i = 0; i < 32; i++)
         n += snprintf(out + n, (size_t)(80 - n), "%02x", d[i]);
@@ -191,23 +181,24 @@ const char *prefect_find_deployment(struct prefect *p, char *err, size_t errlen)
     return lookup(p, err, errlen) ? p->deployment_id : NULL;
 }
 
-bool prefect_trigger(struct prefect *p, const char *bucket, const char *table,
-                     char *const *keys, size_t nkeys, uint64_t rows, char *err, size_t errlen)
+bool prefect_trigger(struct prefect *p, const char *bucket, const char *table, const char *key,
+                     int64_t rows, char *err, size_t errlen)
 {
     if (!lookup(p, err, errlen))
         return false;
     char idem[80];
-    prefect_idempotency_key(keys, nkeys, idem);
+    prefect_idempotency_key(key, idem);
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "idempotency_key", idem);
     if (p->send_parameters) {
         cJSON *params = cJSON_AddObjectToObject(body, "parameters");
         cJSON_AddStringToObject(params, "bucket", bucket);
         cJSON_AddStringToObject(params, "table", table);
-        cJSON *arr = cJSON_AddArrayToObject(params, "keys");
-        for (size_t i = 0; i < nkeys; i++)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(keys[i]));
-        cJSON_AddNumberToObject(params, "rows", (double)rows);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(params, "keys"), cJSON_CreateString(key));
+        if (rows >= 0)
+            cJSON_AddNumberToObject(params, "rows", (double)rows);
+        else
+            cJSON_AddNullToObject(params, "rows");
     }
     char *json = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);

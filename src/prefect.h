@@ -3,10 +3,11 @@
  * Contract
  * - prefect_trigger() looks the deployment up once
  *   (GET {PREFECT_API_URL}/deployments/name/{flow}/{deployment}, id cached),
- *   then POSTs {PREFECT_API_URL}/deployments/{id}/create_flow_run with an
- *   idempotency_key derived from the written object keys, so a replay of the
- *   same files never starts a second run; with PREFECT_SEND_PARAMETERS=true
- *   the body also carries parameters {bucket, table, keys, rows}.
+ *   then POSTs {PREFECT_API_URL}/deployments/{id}/create_flow_run for one
+ *   written file, with an idempotency_key derived from its object key, so a
+ *   replay of the same file never starts a second run; with
+ *   PREFECT_SEND_PARAMETERS=true the body also carries parameters
+ *   {bucket, table, keys: [key], rows} (rows null when not known).
  * - Authorization: Bearer PREFECT_API_KEY when a key is set (never logged).
  * - Connection errors, 408, 429 and 5xx are retried (3 tries, backoff with
  *   jitter); anything else fails at once with Prefect's answer in err. Each
@@ -29,14 +30,16 @@ struct prefect;
 struct prefect *prefect_new(const struct config *cfg, const struct log *lg);
 void prefect_free(struct prefect *p);
 
-bool prefect_trigger(struct prefect *p, const char *bucket, const char *table,
-                     char *const *keys, size_t nkeys, uint64_t rows, char *err, size_t errlen);
+/* rows < 0: not known (a file another writer stored without the count). */
+bool prefect_trigger(struct prefect *p, const char *bucket, const char *table, const char *key,
+                     int64_t rows, char *err, size_t errlen);
 
 /* Looks the deployment up (once; the id is cached): its id, or NULL with
  * the reason in err. */
 const char *prefect_find_deployment(struct prefect *p, char *err, size_t errlen);
 
-/* The idempotency key of a set of object keys: "cdc-writer-" + SHA-256 hex. */
-void prefect_idempotency_key(char *const *keys, size_t nkeys, char out[80]);
+/* The idempotency key of an object key: "cdc-writer-" + the SHA-256 hex of
+ * the key and its terminating NUL. */
+void prefect_idempotency_key(const char *key, char out[80]);
 
 #endif

@@ -63,13 +63,13 @@ static bool buf_sink(void *ctx, const void *data, size_t len)
  * A file written before this one without that metadata cannot be placed: an
  * error, retried, so a person can look. */
 static bool store_file(struct worker *w, struct upload_job *j, const char *key, const struct buf *data,
-                       const struct object_meta *meta, int64_t *found_last)
+                       const struct object_meta *meta, size_t nmeta, int64_t *found_last)
 {
     *found_last = -1;
     if (!w->u->conditional)
-        return object_store_put_meta(w->store, key, data->data, data->len, meta, 1, j->err, sizeof j->err);
+        return object_store_put_meta(w->store, key, data->data, data->len, meta, nmeta, j->err, sizeof j->err);
     enum object_put_result r =
-        object_store_put_new(w->store, key, data->data, data->len, meta, 1, j->err, sizeof j->err);
+        object_store_put_new(w->store, key, data->data, data->len, meta, nmeta, j->err, sizeof j->err);
     if (r != OBJECT_PUT_EXISTS)
         return r == OBJECT_PUT_STORED;
     bool found = false;
@@ -85,6 +85,15 @@ static bool store_file(struct worker *w, struct upload_job *j, const char *key, 
         return false;
     }
     *found_last = last;
+    /* Its row count, for the Prefect run of that file (older files lack it). */
+    j->found_rows = -1;
+    if (object_store_head(w->store, key, UPLOAD_META_ROWS, &found, value, sizeof value, j->err,
+                          sizeof j->err) && found) {
+        long long rows = strtoll(value, &end, 10);
+        if (end != value && *end == '\0' && rows >= 0)
+            j->found_rows = rows;
+    }
+    j->err[0] = '\0';
     return true;
 }
 
@@ -122,18 +131,22 @@ static void *work(void *arg)
         double t1 = clock_mono_s();
         if (encoding)
             j->encode_seconds = t1 - t0;
-        char last[24];
+        char last[24], nrows[24], nerrors[24];
         snprintf(last, sizeof last, "%lld", (long long)j->last_offset);
-        const struct object_meta meta[] = {{UPLOAD_META_LAST_OFFSET, last}};
+        snprintf(nrows, sizeof nrows, "%zu", j->nrows);
+        snprintf(nerrors, sizeof nerrors, "%zu", j->errors);
+        const struct object_meta meta[] = {{UPLOAD_META_LAST_OFFSET, last}, {UPLOAD_META_ROWS, nrows}};
+        const struct object_meta error_meta[] = {{UPLOAD_META_LAST_OFFSET, last}, {UPLOAD_META_ROWS, nerrors}};
         j->found_last = -1;
+        j->found_rows = -1;
         if (j->ok && j->key[0])
-            j->ok = store_file(w, j, j->key, &j->data, meta, &j->found_last);
+            j->ok = store_file(w, j, j->key, &j->data, meta, 2, &j->found_last);
         /* When the data file there ends elsewhere, the caller reads on from
          * its end, refused messages included: this errors file is not written. */
         int64_t errors_last = -1;
         bool data_as_is = j->found_last < 0 || j->found_last == j->last_offset;
         if (j->ok && j->error_key[0] && data_as_is)
-            j->ok = store_file(w, j, j->error_key, &j->error_data, meta, &errors_last);
+            j->ok = store_file(w, j, j->error_key, &j->error_data, error_meta, 2, &errors_last);
         if (j->ok && !j->key[0])
             j->found_last = errors_last; /* an errors-only flush: its file decides */
         j->upload_seconds = clock_mono_s() - t1;

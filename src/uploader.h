@@ -28,8 +28,10 @@
 #include "parquet.h"
 #include "row_batch.h"
 
-/* The metadata name under which each stored file carries its last offset. */
+/* The metadata names under which each stored file carries its last offset
+ * and how many rows it holds. */
 #define UPLOAD_META_LAST_OFFSET "cdc-last-offset"
+#define UPLOAD_META_ROWS "cdc-rows"
 
 struct upload_job {
     char key[1024], error_key[1024]; /* "" when there is no such file */
@@ -41,6 +43,7 @@ struct upload_job {
      * was taken, nothing was written, and this is the last offset the file
      * there holds (ok is set: those offsets are stored). */
     int64_t found_last;
+    int64_t found_rows; /* then: the rows of the data file there (-1: not recorded) */
     struct buf data, error_data;
     bool ok;
     bool encode_failed; /* a bug, not a store failure: never retried */

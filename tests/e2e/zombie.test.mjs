@@ -16,6 +16,7 @@ import { join } from 'node:path';
 
 import {
   startWriter, writerEnv, stopAll, produce, committedOffsets, fetchObjects, waitFor, startFlakyProxy, freePort,
+  startPrefect,
 } from '../harness/services.mjs';
 import { parsePrometheusText, sum } from '../harness/prom_text.mjs';
 import { startRealKafka, startMinio } from '../harness/real_services.mjs';
@@ -95,6 +96,9 @@ test('a stalled instance whose upload lands after the new owner\'s file does not
 // B's shorter cut, so it repeats rows A's file holds: it must go with the
 // conflict, and B reads on from where A's file ends. Before the fix the
 // commit's answer submitted the sealed batch, and offsets 6 and 7 were twice.
+// B's Prefect run for that key names A's file with A's 8 rows, which A
+// recorded in the file's metadata, not B's 6 (the double records what B
+// asks; the real server is in prefect.test.mjs).
 test('a flush that finds its key taken drops the batch sealed after it and reads on where the other file ends: every row once', async () => {
   const kafka = await startRealKafka({ topics: [`${topic}:1`] });
   const minio = await startMinio();
@@ -120,9 +124,10 @@ test('a flush that finds its key taken drops the batch sealed after it and reads
   // B finds no file at offset 0 and cuts after 6 rows; its PUT is held too,
   // so the day change at offset 8 seals 6..7 while that flush is busy.
   const port = await freePort();
+  const prefect = await startPrefect({ deployments: ['cdc_minio_to_duckdb_flow/dwh-pipeline'] });
   await proxyB.plan([{ method: 'PUT', path: 'cdc_events/', hold: true }]);
-  const b = startWriter(writerEnv({ kafka, s3: { ...minio, url: proxyB.url },
-    extra: { ...base, MAX_BATCH_SIZE: '6', HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' } }));
+  const b = startWriter(writerEnv({ kafka, s3: { ...minio, url: proxyB.url }, prefect,
+    extra: { ...base, PREFECT_SEND_PARAMETERS: 'true', MAX_BATCH_SIZE: '6', HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' } }));
   const dayCuts = async () => {
     const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
     return text ? sum(parsePrometheusText(text), 'cdcw_flushes_total', { reason: 'day-change' }) : 0;
@@ -140,6 +145,9 @@ test('a flush that finds its key taken drops the batch sealed after it and reads
   assert.equal((await b.stop('SIGTERM')).code, 0, b.log());
 
   assert.match(b.log(), /was already stored, up to offset 7, by another writer/);
+  const runs = (await prefect.requests()).filter((r) => r.path.endsWith('/create_flow_run'))
+    .map((r) => r.body.parameters).filter((p) => p.keys[0].endsWith('_o0000000000000000000.parquet'));
+  assert.deepEqual(runs.map((p) => p.rows), [8], "the run of A's file, with its rows");
   const { lost, twice } = await lakeTally(minio, 16);
   assert.deepEqual({ lost, twice }, { lost: [], twice: [] }, b.log());
 });
