@@ -1354,7 +1354,13 @@ static void close_consumer(struct pipeline *p)
                       CLOSE_TIMEOUT_S);
             break;
         }
-        rd_kafka_queue_poll_callback(q, 100);
+        /* Serves the callbacks (the revocation) and hands back what the
+         * group's queue, forwarded here, still holds: messages fetched after
+         * the last commit, for the partitions' next owner to read again.
+         * rd_kafka_queue_poll_callback() aborts on such a message. */
+        rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
         health_beat(p->health);
     }
     rd_kafka_queue_destroy(q);
