@@ -12,7 +12,8 @@
  * relied on; the sanitizer build keeps the asserts):
  * 1. A partition has at most one flush in flight (part.inflight).
  * 2. No flush of a partition is submitted while its inflight is set or its
- *    commit_pending is (a batch cut meanwhile waits as part.sealed): so at
+ *    commit_pending is (batches cut meanwhile wait in part.sealed, oldest
+ *    first, and go one at a time): so at
  *    most one stored file of a partition is ever uncommitted, and a failed
  *    commit is retried before anything newer of it is written.
  * 3. An offset counts as committed only in on_commit(), on the broker's
@@ -84,9 +85,11 @@ struct part {
     size_t bytes;        /* raw message bytes buffered (MAX_BATCH_BYTES) */
     size_t held;         /* what the buffers count against MAX_BUFFER_BYTES (charge()) */
     struct upload_job *inflight; /* the flush being stored, or waiting for a retry */
-    /* A batch cut while the partition was busy (a replay cut, a day or schema
-     * change): submitted once inflight is done and its commit acknowledged. */
-    struct upload_job *sealed;
+    /* Batches cut while the partition was busy (a replay cut, a day or schema
+     * change, a revocation), oldest first: each is submitted once inflight is
+     * done and its commit acknowledged. Their memory counts in buffered. */
+    struct upload_job **sealed;
+    size_t nsealed, sealed_cap;
     int64_t committed, first_offset; /* -1: none yet */
     char partition_text[16];
     struct metric *m_consumed, *m_consumed_bytes, *m_committed, *m_lag;
@@ -293,11 +296,11 @@ static struct part *find_part(struct pipeline *p, const char *topic, int32_t par
  * submitted) and its buffers; none of it is stored or committed. */
 static void clear_unsubmitted(struct pipeline *p, struct part *pt)
 {
-    if (pt->sealed != NULL) {
-        p->buffered -= pt->sealed->held;
-        upload_job_free(pt->sealed);
-        pt->sealed = NULL;
+    for (size_t i = 0; i < pt->nsealed; i++) {
+        p->buffered -= pt->sealed[i]->held;
+        upload_job_free(pt->sealed[i]);
     }
+    pt->nsealed = 0;
     row_batch_clear(pt->rows);
     error_batch_clear(pt->errors);
     p->buffered -= pt->held;
@@ -337,6 +340,7 @@ static void remove_part(struct pipeline *p, struct part *pt)
     }
     if (p->last_part == pt)
         p->last_part = NULL;
+    free(pt->sealed);
     dbz_decoder_free(pt->decoder);
     row_batch_free(pt->rows);
     error_batch_free(pt->errors);
@@ -399,15 +403,15 @@ static bool group_moved_on(rd_kafka_resp_err_t e)
            (int)e == 113; /* STALE_MEMBER_EPOCH (KIP-848), not named before librdkafka 2.4 */
 }
 
-/* Submits the partition's sealed batch once nothing of it is in flight and
- * its last commit is acknowledged (invariant 2). */
+/* Submits the partition's oldest sealed batch once nothing of it is in
+ * flight and its last commit is acknowledged (invariant 2). */
 static void submit_sealed(struct pipeline *p, struct part *pt)
 {
-    if (pt->sealed == NULL || pt->inflight != NULL || pt->commit_pending >= 0)
+    if (pt->nsealed == 0 || pt->inflight != NULL || pt->commit_pending >= 0)
         return;
     assert(pt->restart_at < 0); /* invariant 6 */
-    pt->inflight = pt->sealed;
-    pt->sealed = NULL;
+    pt->inflight = pt->sealed[0];
+    memmove(pt->sealed, pt->sealed + 1, --pt->nsealed * sizeof *pt->sealed);
     pt->inflight->started = now_s();
     uploader_submit(p->uploader, pt->inflight);
 }
@@ -719,34 +723,57 @@ static void retry_due(struct pipeline *p, bool force)
     }
 }
 
-/* Waits until the partition has no upload in flight, no commit pending and
- * no sealed batch. A failed upload is retried once at once, and so is a
- * failed commit; false when either still fails. */
-static bool wait_part(struct pipeline *p, struct part *pt)
+static bool busy(const struct part *pt)
 {
-    bool retried = false, recommitted = false;
-    while (pt->inflight != NULL || pt->commit_pending >= 0 || pt->sealed != NULL) {
-        submit_sealed(p, pt);
-        if (pt->inflight != NULL && pt->inflight->retry_at > 0) {
-            if (retried)
-                return false;
-            retried = true;
-            pt->inflight->retry_at = 0;
-            p->retries_waiting--;
-            uploader_submit(p->uploader, pt->inflight);
-        } else if (pt->inflight == NULL && pt->commit_pending >= 0 && !pt->commit_sent) {
-            if (recommitted)
-                return false;
-            recommitted = true;
-            send_commit(p, pt);
-            continue;
+    return pt->inflight != NULL || pt->commit_pending >= 0 || pt->nsealed > 0;
+}
+
+/* Waits until none of the n partitions has an upload in flight, a commit
+ * pending or a sealed batch, all at once: their uploads run side by side on
+ * the workers, so the wait is the longest flush, not the sum. A failed upload
+ * is retried once at once, and so is a failed commit; a partition where
+ * either fails again is given up. False when any was. */
+static bool wait_parts(struct pipeline *p, struct part **parts, size_t n)
+{
+    enum { WAITING, DONE, GIVEN_UP };
+    struct { int state; bool retried, recommitted; } *w = xcalloc(n > 0 ? n : 1, sizeof *w);
+    bool all_ok = true;
+    for (size_t left = n; left > 0;) {
+        bool uploading = false, committing = false;
+        for (size_t i = 0; i < n; i++) {
+            struct part *pt = parts[i];
+            if (w[i].state != WAITING)
+                continue;
+            submit_sealed(p, pt);
+            bool retry = pt->inflight != NULL && pt->inflight->retry_at > 0;
+            bool commit = pt->inflight == NULL && pt->commit_pending >= 0 && !pt->commit_sent;
+            if (!busy(pt) || (retry && w[i].retried) || (commit && w[i].recommitted)) {
+                w[i].state = busy(pt) ? GIVEN_UP : DONE;
+                all_ok = all_ok && w[i].state == DONE;
+                left--;
+                continue;
+            }
+            if (retry) {
+                w[i].retried = true;
+                pt->inflight->retry_at = 0;
+                p->retries_waiting--;
+                uploader_submit(p->uploader, pt->inflight);
+            } else if (commit) {
+                w[i].recommitted = true;
+                send_commit(p, pt); /* a synchronous one is answered here */
+            }
+            uploading = uploading || pt->inflight != NULL;
+            committing = committing || (pt->inflight == NULL && pt->commit_sent);
         }
-        complete(p, pt->inflight != NULL ? 200 : 0);
-        if (pt->inflight == NULL && pt->commit_sent)
+        if (left == 0)
+            break;
+        complete(p, uploading ? 200 : 0);
+        if (committing)
             serve_commits(p, 200);
         health_beat(p->health); /* waiting on the store is progress, not a hang */
     }
-    return true;
+    free(w);
+    return all_ok;
 }
 
 /* Moves the partition's buffers into a new upload job; the partition starts
@@ -790,17 +817,12 @@ static struct upload_job *take_batch(struct pipeline *p, struct part *pt, const 
 }
 
 /* Starts a flush of the partition: encodes its buffers and submits the
- * upload. With `wait`, returns once it is stored and committed (false when
- * it could not be). Without, a busy partition (an upload in flight, a commit
- * pending or a sealed batch) is left for a later flush. */
-static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, bool wait)
+ * upload. A busy partition (an upload in flight, a commit pending or a sealed
+ * batch) is left for a later flush; cut_part() seals it instead. */
+static void flush_part(struct pipeline *p, struct part *pt, const char *reason)
 {
-    if (pt->inflight != NULL || pt->commit_pending >= 0 || pt->sealed != NULL) {
-        if (!wait)
-            return true;
-        if (!wait_part(p, pt))
-            return false;
-    }
+    if (busy(pt))
+        return;
     size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
     if (rows == 0 && errors == 0) {
         if (pt->commit_next >= 0) { /* only tombstones since the last flush */
@@ -808,42 +830,42 @@ static bool flush_part(struct pipeline *p, struct part *pt, const char *reason, 
             pt->commit_attempts = 0;
             pt->commit_next = -1;
             send_commit(p, pt);
-            if (wait && !wait_part(p, pt))
-                return false;
         }
         p->buffered -= pt->held; /* their keys: nothing to store */
         p->unflushed -= pt->held;
         pt->bytes = 0;
         pt->held = 0;
         pt->has_day = false;
-        return true;
+        return;
     }
     assert(pt->inflight == NULL && pt->commit_pending < 0); /* invariants 1 and 2 */
     pt->inflight = take_batch(p, pt, reason);
     uploader_submit(p->uploader, pt->inflight);
-    return wait ? wait_part(p, pt) : true;
 }
 
-/* A cut that must come before the message being handled (a replay cut, a
- * day or schema change). A free partition is flushed; a busy one has its
- * batch sealed, to be submitted when it is free, so the consumer does not
- * wait. Only a second cut while a batch is sealed waits; false when that
- * wait fails (the message is then consumed later). */
-static bool cut_part(struct pipeline *p, struct part *pt, const char *reason)
+/* A cut that must come before what follows (a replay cut, a day or schema
+ * change before the message being handled, a revocation). A free partition
+ * is flushed; a busy one has its batch sealed, to be submitted in turn, so
+ * the consumer never waits for it. */
+static void cut_part(struct pipeline *p, struct part *pt, const char *reason)
 {
-    if (pt->inflight == NULL && pt->commit_pending < 0 && pt->sealed == NULL)
-        return flush_part(p, pt, reason, false);
-    if (pt->sealed == NULL) {
-        pt->sealed = take_batch(p, pt, reason);
-        return true;
+    if (!busy(pt)) {
+        flush_part(p, pt, reason);
+        return;
     }
-    return flush_part(p, pt, reason, true);
+    if (row_batch_rows(pt->rows) + error_batch_rows(pt->errors) == 0 && pt->commit_next < 0)
+        return; /* nothing taken since the last cut */
+    if (pt->nsealed == pt->sealed_cap) {
+        pt->sealed_cap = pt->sealed_cap ? pt->sealed_cap * 2 : 4;
+        pt->sealed = xrealloc(pt->sealed, pt->sealed_cap * sizeof *pt->sealed);
+    }
+    pt->sealed[pt->nsealed++] = take_batch(p, pt, reason);
 }
 
 static void flush_all(struct pipeline *p, const char *reason)
 {
     for (size_t i = 0; i < p->nparts; i++)
-        flush_part(p, p->parts[i], reason, false);
+        flush_part(p, p->parts[i], reason);
 }
 
 static int by_held_desc(const void *a, const void *b)
@@ -868,17 +890,14 @@ static void flush_for_memory(struct pipeline *p, double now)
     qsort(order, p->nparts, sizeof *order, by_held_desc);
     for (size_t i = 0; i < p->nparts && (int64_t)p->unflushed > p->limit / 2; i++)
         if (order[i]->inflight == NULL && order[i]->held > 0)
-            flush_part(p, order[i], "memory", false);
+            flush_part(p, order[i], "memory");
     free(order);
 }
 
 /* Waits for every upload in flight; false when some could not be stored. */
 static bool wait_all(struct pipeline *p)
 {
-    bool ok = true;
-    for (size_t i = 0; i < p->nparts; i++)
-        ok = wait_part(p, p->parts[i]) && ok;
-    return ok;
+    return wait_parts(p, p->parts, p->nparts);
 }
 
 /* Whether any partition still holds rows or refused messages not handed to
@@ -927,17 +946,27 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     bool lost = rd_kafka_assignment_lost(rk);
     metric_add(metric_series(p->m.rebalances, (const char *[]){lost ? "lost" : "revoked"}), list->cnt);
+    struct part **gone = xmalloc((size_t)list->cnt * sizeof *gone + 1);
+    size_t ngone = 0;
     for (int i = 0; i < list->cnt; i++) {
         struct part *pt = find_part(p, list->elems[i].topic, list->elems[i].partition, false);
         if (pt == NULL)
             continue;
+        gone[ngone++] = pt;
+        if (!lost)
+            cut_part(p, pt, "revoke"); /* every revoked partition's upload starts now */
+    }
+    if (!lost)
+        wait_parts(p, gone, ngone); /* side by side: the longest flush, not the sum */
+    for (size_t i = 0; i < ngone; i++) {
+        struct part *pt = gone[i];
         if (lost) {
             while (pt->inflight != NULL && pt->inflight->retry_at == 0)
                 complete(p, 200); /* a worker may still hold it */
             log_warn(p->log, "lost %s [%d]: its buffers are dropped uncommitted (the new owner reads "
                              "them again)",
                      pt->topic, pt->partition);
-        } else if (!flush_part(p, pt, "revoke", true)) {
+        } else if (busy(pt)) {
             p->dropped_unstored = p->dropped_unstored || p->closing; /* earlier: the new owner reads them */
             log_error(p->log, "revoked %s [%d] could not be flushed: its buffers are dropped "
                               "uncommitted (the new owner reads them again)",
@@ -947,6 +976,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         remove_part(p, pt);
     }
+    free(gone);
     if (p->cooperative)
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, list));
     else
@@ -994,13 +1024,6 @@ static void seek_part(struct pipeline *p, struct part *pt, int64_t offset)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Leaves message m unconsumed: it is fetched again after the failed flush
- * that had to come before it succeeds. */
-static void consume_later(struct pipeline *p, struct part *pt, const rd_kafka_message_t *m)
-{
-    seek_part(p, pt, m->offset);
-}
-
 /* Reads the partition again from restart_at, where the file that took the
  * flush's key ends: the consumer seeks back (or ahead) there. What the
  * partition held after that flush was dropped when the conflict was found
@@ -1009,7 +1032,7 @@ static void restart_part(struct pipeline *p, struct part *pt)
 {
     if (pt->restart_at < 0)
         return;
-    assert(pt->sealed == NULL && row_batch_rows(pt->rows) == 0 && error_batch_rows(pt->errors) == 0);
+    assert(pt->nsealed == 0 && row_batch_rows(pt->rows) == 0 && error_batch_rows(pt->errors) == 0);
     seek_part(p, pt, pt->restart_at);
     pt->restart_at = -1;
     p->restarts_waiting--;
@@ -1089,17 +1112,12 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     int64_t ts = lake_message_time(rd_kafka_message_timestamp(m, &tstype), decoded && row->has_ts, row->ts_ms,
                                    decoded && row->has_source_ts, row->source_ts_ms, processed_at / 1000);
     if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
-        if (!cut_part(p, pt, "replay-cut")) {
-            consume_later(p, pt, m);
-            return;
-        }
+        cut_part(p, pt, "replay-cut");
         pt->cut_at = -1;
     }
     int64_t day = lake_day(ts);
-    if (pt->has_day && day != pt->day && !cut_part(p, pt, "day-change")) {
-        consume_later(p, pt, m); /* a file never spans two days */
-        return;
-    }
+    if (pt->has_day && day != pt->day)
+        cut_part(p, pt, "day-change"); /* a file never spans two days */
 
     metric_add(pt->m_consumed, 1);
     metric_add(pt->m_consumed_bytes, (double)(m->len + m->key_len));
@@ -1113,10 +1131,7 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
         if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==
             BATCH_SCHEMA_CHANGED) {
             log_info(p->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
-            if (!cut_part(p, pt, "schema-change")) {
-                consume_later(p, pt, m);
-                return;
-            }
+            cut_part(p, pt, "schema-change");
             if (pt->probing)
                 probe_replay(p, pt, "cdc_events", ts, m->offset);
             row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why);
@@ -1140,9 +1155,9 @@ static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
     pt->bytes += m->len + m->key_len;
     charge(p, pt);
     if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= p->cfg->max_batch_size)
-        flush_part(p, pt, "rows", false);
+        flush_part(p, pt, "rows");
     else if ((int64_t)pt->bytes >= p->cfg->max_batch_bytes)
-        flush_part(p, pt, "bytes", false);
+        flush_part(p, pt, "bytes");
 }
 
 static void handle_event(struct pipeline *p, rd_kafka_message_t *m)
@@ -1369,11 +1384,11 @@ static void close_consumer(struct pipeline *p)
 static void teardown(struct pipeline *p)
 {
     /* Take back every job a worker still holds before stopping the workers. */
-    for (bool busy = true; busy && p->uploader != NULL;) {
-        busy = false;
+    for (bool held = true; held && p->uploader != NULL;) {
+        held = false;
         for (size_t i = 0; i < p->nparts; i++)
-            busy = busy || (p->parts[i]->inflight != NULL && p->parts[i]->inflight->retry_at == 0);
-        if (busy)
+            held = held || (p->parts[i]->inflight != NULL && p->parts[i]->inflight->retry_at == 0);
+        if (held)
             complete(p, 200);
     }
     uploader_free(p->uploader);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import {
   startKafka, startS3, startWriter, startProducer, writerEnv, stopAll, committedOffsets,
-  fetchObjects, waitFor, freePort,
+  fetchObjects, waitFor, freePort, startFlakyProxy, produce,
 } from '../harness/services.mjs';
 import { startRealKafka, startMinio } from '../harness/real_services.mjs';
 import { query } from '../harness/parquet_reader.mjs';
@@ -184,6 +184,40 @@ test('an earlier owner left several uncommitted files: the new owner cuts where 
   assert.match(second.log(), /are stored, not committed, in cdc_events\/replaycut\/.*: this file ends at \d+ too/);
   const got = tally(await lakeCounts(s3, [t]), delivered);
   assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, second.log());
+});
+
+// A second instance joins while the first holds rows of four partitions: the
+// two partitions that move are flushed side by side, so both their uploads
+// are on the way at once (the proxy in front of MinIO holds them, as a slow
+// store would). Before, they went one after another, each waited for, and
+// only one upload was ever on the way.
+test('revoked partitions are flushed side by side, then every row once', async () => {
+  const t = 'sidebyside';
+  const group = `g-${t}`;
+  const kafka = await startRealKafka({ topics: [`${topic(t)}:4`] });
+  const s3 = await startMinio();
+  const proxy = await startFlakyProxy(s3.url);
+  const delivered = await produce(kafka.bootstrap, Array.from({ length: 400 }, (_, i) => ({
+    ...envelope(t, i), partition: i % 4 })));
+  const port = await freePort();
+  const env = (store, extra) => writerEnv({ kafka, s3: store, extra: {
+    CONSUMER_GROUP_ID: group, WRITE_INTERVAL_SECONDS: '300', MINIO_TIMEOUT_SECONDS: '300', ...extra } });
+  const a = startWriter(env({ ...s3, url: proxy.url }, { HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' }));
+  await waitFor(async () => (await metric(port, 'cdcw_messages_consumed_total')) === 400,
+    { timeoutMs: 60000, what: 'the first instance holding every row', log: a.log });
+  await proxy.plan([{ method: 'PUT', path: 'cdc_events/', hold: true }, { method: 'PUT', path: 'cdc_events/', hold: true }]);
+  const b = startWriter(env(s3, {}));
+  await waitFor(async () => (await proxy.held()) === 2,
+    { timeoutMs: 60000, intervalMs: 50, what: 'both revoked partitions\' uploads on the way at once', log: a.log });
+  assert.equal(await proxy.release(), 2);
+  await waitFor(() => (a.log().match(/revoked .* after flushing it/g) ?? []).length === 2,
+    { timeoutMs: 60000, what: 'the revocation done', log: a.log });
+  const [ea, eb] = await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+  assert.equal(ea.code, 0, a.log());
+  assert.equal(eb.code, 0, b.log());
+  await waitFor(() => caughtUp(kafka, group, [t], 4, ends(delivered)), { timeoutMs: 30000, what: 'every offset committed' });
+  const got = tally(await lakeCounts(s3, [t]), delivered);
+  assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${a.log()}\n${b.log()}`);
 });
 
 // Two instances in one group over two topics of 8 partitions, a live stream
