@@ -952,23 +952,27 @@ static bool complete_multipart(struct object_upload *u, char *err, size_t errlen
     return ok;
 }
 
-/* Sends data[0..len) in parts (the last may be small), then completes;
- * aborts on failure. Frees u. */
+/* Sends data[0..len) in parts (the last may be small), then completes. */
 static bool send_parts(struct object_upload *u, const char *data, size_t len, char *err, size_t errlen)
 {
-    struct object_store *os = u->os;
-    size_t part = os->cfg.part_size;
+    size_t part = u->os->cfg.part_size;
     bool ok = true;
     for (size_t sent = 0; ok && sent < len;) {
         size_t n = len - sent > part ? part : len - sent;
         ok = upload_part(u, data + sent, n, err, errlen);
         sent += n;
     }
-    ok = ok && complete_multipart(u, err, errlen);
+    return ok && complete_multipart(u, err, errlen);
+}
+
+/* Ends an upload: a failed one is aborted, keeping the failure's status (not
+ * the abort's). Frees u; returns ok. */
+static bool end_upload(struct object_upload *u, bool ok)
+{
     if (!ok) {
-        long status = os->status; /* the failure's, not the abort's */
+        long status = u->os->status;
         abort_multipart(u);
-        os->status = status;
+        u->os->status = status;
     }
     upload_free(u);
     return ok;
@@ -990,20 +994,9 @@ bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
         snprintf(what, sizeof what, "PutObject %s", u->key);
         ok = perform(os, &rq, what, err, errlen);
     } else if (ok) {
-        /* The rest in parts, then the completion: send_parts() frees u. */
-        struct buf rest = u->pending;
-        u->pending = (struct buf){0};
-        ok = send_parts(u, (const char *)rest.data, rest.len, err, errlen);
-        buf_free(&rest);
-        return ok;
+        ok = send_parts(u, (const char *)u->pending.data, u->pending.len, err, errlen); /* the rest */
     }
-    if (!ok) {
-        long status = os->status; /* the failure's, not the abort's */
-        abort_multipart(u);
-        os->status = status;
-    }
-    upload_free(u);
-    return ok;
+    return end_upload(u, ok);
 }
 
 bool object_store_put(struct object_store *os, const char *key, const void *data, size_t len,
@@ -1028,7 +1021,7 @@ static bool put(struct object_store *os, const char *key, const void *data, size
     /* Multipart, each part straight from the caller's bytes: no copy. */
     struct object_upload *u = object_upload_begin_meta(os, key, meta, nmeta);
     u->if_absent = if_absent;
-    return send_parts(u, data, len, err, errlen);
+    return end_upload(u, send_parts(u, data, len, err, errlen));
 }
 
 bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
