@@ -16,7 +16,8 @@
  *   with backoff (from 2 s up to about 30 s); above MAX_BUFFER_BYTES the assigned partitions are
  *   paused, while polling goes on, until the buffers drain.
  * - Revoked partitions are flushed and committed before the rebalance
- *   completes (or dropped uncommitted when that fails); lost ones are dropped.
+ *   completes, waiting at most half of max.poll.interval.ms (or dropped
+ *   uncommitted when that fails); lost ones are dropped.
  * - Metrics (cdcw_*) are kept in `metrics`: see the README's Metrics section.
  */
 #ifndef CDCW_PIPELINE_H

@@ -233,13 +233,20 @@ struct upload_job *uploader_take(struct uploader *u, int timeout_ms)
     return j;
 }
 
+void upload_job_clear(struct upload_job *job)
+{
+    row_batch_free(job->rows);
+    error_batch_free(job->error_rows);
+    job->rows = NULL;
+    job->error_rows = NULL;
+    buf_free(&job->data);
+    buf_free(&job->error_data);
+}
+
 void upload_job_free(struct upload_job *job)
 {
     if (job == NULL)
         return;
-    row_batch_free(job->rows);
-    error_batch_free(job->error_rows);
-    buf_free(&job->data);
-    buf_free(&job->error_data);
+    upload_job_clear(job);
     free(job);
 }

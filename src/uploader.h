@@ -33,12 +33,15 @@
 #define UPLOAD_META_LAST_OFFSET "cdc-last-offset"
 #define UPLOAD_META_ROWS "cdc-rows"
 
+/* What a worker reads and writes; the caller's bookkeeping of a flush lives
+ * elsewhere (ledger.h embeds the job in its struct flush). */
 struct upload_job {
     char key[1024], error_key[1024]; /* "" when there is no such file */
     struct row_batch *rows;          /* encoded into data, then freed */
     struct error_batch *error_rows;  /* encoded into error_data, then freed */
     const struct pq_options *pq;
     int64_t last_offset; /* of the flush's last message: stored as cdc-last-offset metadata */
+    size_t nrows, errors; /* stored as each file's cdc-rows metadata */
     /* With conditional writes: -1 when the files were written; else their key
      * was taken, nothing was written, and this is the last offset the file
      * there holds (ok is set: those offsets are stored). */
@@ -49,14 +52,7 @@ struct upload_job {
     bool encode_failed; /* a bug, not a store failure: never retried */
     double encode_seconds, upload_seconds; /* of the last attempt */
     char err[2048];
-    /* The caller's own fields, untouched by the uploader. */
-    void *owner;
-    int64_t commit_next;
-    size_t nrows, errors, message_bytes, held;
-    char reason[32];
-    double started, retry_at;
-    int attempts;
-    struct upload_job *next;
+    struct upload_job *next; /* the uploader's queues */
 };
 
 struct uploader;
@@ -65,13 +61,18 @@ struct uploader;
  * completes (to wake a consumer blocked in poll). */
 struct uploader *uploader_new(const struct object_store_config *cfg, int threads,
                               void (*notify)(void *ctx), void *ctx, char *err, size_t errlen);
-/* Finishes the jobs already submitted, then stops the workers. */
+/* Finishes the jobs already submitted, then stops the workers. Jobs done and
+ * not taken back are freed with upload_job_free(): a caller whose jobs live
+ * inside its own structs (the pipeline's) takes every job back first. */
 void uploader_free(struct uploader *u);
 
 void uploader_submit(struct uploader *u, struct upload_job *job);
 /* A completed job, or NULL: waits up to timeout_ms (0: does not wait). */
 struct upload_job *uploader_take(struct uploader *u, int timeout_ms);
 
+/* Frees what the job holds (buffers, files), not the job itself. */
+void upload_job_clear(struct upload_job *job);
+/* upload_job_clear(), then frees a job allocated on its own. */
 void upload_job_free(struct upload_job *job);
 
 #endif

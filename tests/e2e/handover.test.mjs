@@ -220,6 +220,56 @@ test('revoked partitions are flushed side by side, then every row once', async (
   assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${a.log()}\n${b.log()}`);
 });
 
+// A store that accepts the connection and never answers: a revocation waits
+// for the revoked partition's upload at most half of max.poll.interval.ms,
+// then gives that partition up uncommitted (its upload left to the worker)
+// and polls on, so the member stays in the group, nothing is "lost" and
+// /healthz stays 200. When the store comes back, the late upload finds the
+// new owner's file under its key and is dropped: every row once. Before, the
+// revocation waited for the upload's every attempt (here 300 s each), past
+// max.poll.interval.ms, and librdkafka took the member out of the group.
+// The proxy holds the requests: a server that never answers on demand.
+test('a revocation against a store that never answers gives the partition up within half of max.poll.interval.ms: still a member, /healthz 200, every row once', async () => {
+  const t = 'hung';
+  const group = `g-${t}`;
+  const kafka = await startRealKafka({ topics: [`${topic(t)}:2`] });
+  const s3 = await startMinio();
+  const proxy = await startFlakyProxy(s3.url);
+  const first = await produce(kafka.bootstrap, Array.from({ length: 200 }, (_, i) => ({
+    ...envelope(t, i), partition: i % 2 })));
+  const port = await freePort();
+  const env = (store, extra) => writerEnv({ kafka, s3: store, extra: {
+    CONSUMER_GROUP_ID: group, WRITE_INTERVAL_SECONDS: '2', MINIO_TIMEOUT_SECONDS: '300',
+    KAFKA_MAX_POLL_INTERVAL_MS: '20000', ...extra } });
+  await proxy.plan([{ method: 'PUT', path: 'cdc_events/', hold: true }, { method: 'PUT', path: 'cdc_events/', hold: true }]);
+  const a = startWriter(env({ ...s3, url: proxy.url }, { HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1' }));
+  await waitFor(async () => (await proxy.held()) === 2,
+    { timeoutMs: 60000, what: 'both partitions\' uploads held', log: a.log });
+  const b = startWriter(env(s3, {}));
+  const joined = Date.now();
+  // Polling goes on: B gets its partition and commits it while A's uploads hang.
+  await waitFor(async () => (await committedOffsets(kafka.bootstrap, group, topic(t), 2)).some((c) => c.offset === 100),
+    { timeoutMs: 60000, what: 'B committing its partition', log: b.log });
+  assert.doesNotMatch(a.log(), /lost cdc\.|maximum poll interval|max\.poll\.interval\.ms exceeded/i);
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+  assert.equal(health.status, 200, await health.text());
+  assert.match(a.log(), /revocation: not every revoked partition was stored and committed within 10 s/);
+  assert.match(a.log(), /revoked cdc\.oltp_dabi\.public\.hung \[\d\] could not be flushed/);
+  assert.ok(Date.now() - joined < 45000, `B took ${Date.now() - joined} ms`);
+  // The store comes back; more rows; both run on to the end.
+  assert.equal(await proxy.release(), 2);
+  const more = await produce(kafka.bootstrap, Array.from({ length: 200 }, (_, i) => ({
+    ...envelope(t, 200 + i), partition: i % 2 })));
+  const delivered = [...first, ...more];
+  await waitFor(() => caughtUp(kafka, group, [t], 2, ends(delivered)), { timeoutMs: 90000, what: 'every offset committed', log: a.log });
+  assert.doesNotMatch(a.log(), /lost cdc\./);
+  const [ea, eb] = await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+  assert.equal(ea.code, 0, a.log());
+  assert.equal(eb.code, 0, b.log());
+  const got = tally(await lakeCounts(s3, [t]), delivered);
+  assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${a.log()}\n${b.log()}`);
+});
+
 // Two instances in one group over two topics of 8 partitions, a live stream
 // of about 2,000 envelopes a second, WRITE_INTERVAL_SECONDS=1: one instance
 // is SIGKILLed, the other takes its partitions, and it is started again.
