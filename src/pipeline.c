@@ -69,7 +69,9 @@ struct pipeline {
     struct registry *parts;
     struct ledger *ledger; /* the commit round's */
     struct commit_round *round;
-    struct object_store *store;
+    struct object_store *store;       /* the bucket check at start */
+    struct object_store *probe_store; /* probe_replay()'s, with its own short time-out */
+    double probes_resume_at;          /* after a failed probe, none until then */
     struct uploader *uploader;
     rd_kafka_queue_t *consumer_queue; /* yielded by upload workers to end a poll early */
     struct prefect *prefect;
@@ -335,22 +337,34 @@ static void restart_due(struct pipeline *p)
     for (size_t i = 0; i < registry_count(p->parts) && registry_restarts(p->parts) > 0; i++)
         restart_part(p, registry_at(p->parts, i));
 }
+enum { PROBE_TIMEOUT_S = 5, PROBE_ATTEMPTS = 2, PROBE_PAUSE_S = 30 };
+
 /* Before the first row or refused message of a file after an assignment:
  * did an earlier owner store a file under the same key without committing
  * it? Then this file ends where that one ends (its cdc-last-offset), so the
  * two owners' files cover the same offsets and the rewrite replaces it
- * exactly. The first key that is not there ends the probing. */
+ * exactly. The first key that is not there ends the probing.
+ * The HEAD runs on this thread, so it is bounded (PROBE_ATTEMPTS of
+ * PROBE_TIMEOUT_S), and after a failed one no partition probes for
+ * PROBE_PAUSE_S: a store that does not answer never keeps the consumer from
+ * polling. Files are then cut as usual; conditional writes still keep a
+ * replay from overwriting a file that ends elsewhere. */
 static void probe_replay(struct pipeline *p, struct part *pt, const char *area, int64_t ts, int64_t offset)
 {
+    if (now_s() < p->probes_resume_at) {
+        pt->probing = false;
+        return;
+    }
     char key[1024], value[32] = "", err[1024];
     bool found = false;
     lake_object_key(key, sizeof key, area, pt->table, ts, pt->partition, offset);
-    if (!object_store_head(p->store, key, UPLOAD_META_LAST_OFFSET, &found, value, sizeof value, err,
+    if (!object_store_head(p->probe_store, key, UPLOAD_META_LAST_OFFSET, &found, value, sizeof value, err,
                            sizeof err)) {
         log_warn(p->log, "%s [%d]: could not check for an earlier owner's file at offset %lld (%s); "
-                         "files are cut as usual from here",
-                 pt->topic, pt->partition, (long long)offset, err);
+                         "files are cut as usual from here, and no partition checks for %d s",
+                 pt->topic, pt->partition, (long long)offset, err, PROBE_PAUSE_S);
         pt->probing = false;
+        p->probes_resume_at = now_s() + PROBE_PAUSE_S;
         return;
     }
     char *end = value;
@@ -575,6 +589,14 @@ static bool setup(struct pipeline *p)
         log_error(p->log, "object store: %s", err);
         return false;
     }
+    struct object_store_config probe = oc;
+    probe.timeout_s = oc.timeout_s < PROBE_TIMEOUT_S ? oc.timeout_s : PROBE_TIMEOUT_S;
+    probe.max_attempts = PROBE_ATTEMPTS;
+    p->probe_store = object_store_new(&probe, err, sizeof err);
+    if (p->probe_store == NULL) {
+        log_error(p->log, "object store: %s", err);
+        return false;
+    }
     health_store_result(p->health, true, NULL);
     if (p->health != NULL &&
         !health_start_store_probe(p->health, &oc, p->cfg->health_store_check_s * 1000, err, sizeof err)) {
@@ -702,6 +724,7 @@ static void teardown(struct pipeline *p)
     else if (p->rk)
         rd_kafka_destroy(p->rk);
     object_store_free(p->store);
+    object_store_free(p->probe_store);
     prefect_free(p->prefect);
     dbz_row_free(&p->row);
     if (p->have_re)

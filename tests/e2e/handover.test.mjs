@@ -270,6 +270,35 @@ test('a revocation against a store that never answers gives the partition up wit
   assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${a.log()}\n${b.log()}`);
 });
 
+// The replay probe (a HEAD before a partition's first file) runs on the
+// consumer thread: against a store that never answers it gives up after two
+// attempts of 5 s, whatever MINIO_TIMEOUT_SECONDS says, and no partition
+// probes for 30 s, so polling goes on and the member is not evicted. Before,
+// the HEAD waited MINIO_TIMEOUT_SECONDS for each of its 6 attempts. The proxy
+// holds the HEADs: a server that never answers on demand.
+test('a replay probe against a store that never answers is bounded: the consumer polls on and every row is written once', async () => {
+  const t = 'hungprobe';
+  const group = `g-${t}`;
+  const kafka = await startRealKafka({ topics: [`${topic(t)}:2`] });
+  const s3 = await startMinio();
+  const proxy = await startFlakyProxy(s3.url);
+  const delivered = await produce(kafka.bootstrap, Array.from({ length: 200 }, (_, i) => ({
+    ...envelope(t, i), partition: i % 2 })));
+  await proxy.plan([{ method: 'HEAD', path: 'cdc_events/', hold: true }, { method: 'HEAD', path: 'cdc_events/', hold: true }]);
+  const a = startWriter(writerEnv({ kafka, s3: { ...s3, url: proxy.url }, extra: {
+    CONSUMER_GROUP_ID: group, WRITE_INTERVAL_SECONDS: '2', MINIO_TIMEOUT_SECONDS: '300',
+    KAFKA_MAX_POLL_INTERVAL_MS: '20000' } }));
+  const started = Date.now();
+  await waitFor(() => caughtUp(kafka, group, [t], 2, ends(delivered)), { timeoutMs: 60000, what: 'every offset committed', log: a.log });
+  assert.ok(Date.now() - started < 45000, `took ${Date.now() - started} ms`);
+  assert.match(a.log(), /could not check for an earlier owner's file at offset 0 .*no partition checks for 30 s/);
+  assert.doesNotMatch(a.log(), /lost cdc\.|maximum poll interval/i);
+  assert.equal((await a.stop('SIGTERM')).code, 0, a.log());
+  await proxy.release();
+  const got = tally(await lakeCounts(s3, [t]), delivered);
+  assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, a.log());
+});
+
 // Two instances in one group over two topics of 8 partitions, a live stream
 // of about 2,000 envelopes a second, WRITE_INTERVAL_SECONDS=1: one instance
 // is SIGKILLed, the other takes its partitions, and it is started again.
