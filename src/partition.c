@@ -14,15 +14,18 @@ struct registry {
     const regex_t *pattern;
     struct ledger *ledger;
     const struct pipeline_metrics *m;
+    const struct pq_options *pq;
     struct part **parts;
     size_t nparts, cap;
     struct part *last; /* messages come in runs of one partition */
     size_t restarts;   /* partitions with restart_at set */
 };
 
-struct registry *registry_new(const regex_t *pattern, struct ledger *ledger, const struct pipeline_metrics *m)
+struct registry *registry_new(const regex_t *pattern, struct ledger *ledger, const struct pipeline_metrics *m,
+                              const struct pq_options *pq)
 {
     struct registry *r = xcalloc(1, sizeof *r);
+    r->pq = pq;
     r->pattern = pattern;
     r->ledger = ledger;
     r->m = m;
@@ -146,15 +149,15 @@ void part_charge(struct registry *r, struct part *pt)
     ledger_charge(r->ledger, &pt->slot, mem > pt->bytes ? mem : pt->bytes);
 }
 
-struct flush *part_take(struct registry *r, struct part *pt, const char *reason,
-                        const struct pq_options *pq, double now)
+struct flush *part_take(struct registry *r, struct part *pt, const char *reason, double now)
 {
     assert(pt->restart_at < 0); /* P2 */
     size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);
-    metric_count2(r->m->flushes, pt->topic, reason, 1);
+    if (rows + errors > 0) /* a cut of tombstones only commits, and is no flush */
+        metric_count2(r->m->flushes, pt->topic, reason, 1);
     struct flush *f = flush_new(reason, now);
     struct upload_job *j = &f->job;
-    j->pq = pq;
+    j->pq = r->pq;
     if (rows > 0) { /* the buffers go to the worker, which encodes them */
         lake_object_key(j->key, sizeof j->key, "cdc_events", pt->table, pt->rows_first_ts, pt->partition,
                         row_batch_first_offset(pt->rows));
@@ -177,6 +180,19 @@ struct flush *part_take(struct registry *r, struct part *pt, const char *reason,
     pt->bytes = 0;
     pt->has_day = false;
     return f;
+}
+
+void part_cut(struct registry *r, struct part *pt, const char *reason, double now)
+{
+    if (!part_has_rows(pt) && pt->commit_next < 0)
+        return; /* nothing taken since the last cut */
+    ledger_cut(r->ledger, &pt->slot, part_take(r, pt, reason, now));
+}
+
+void part_flush(struct registry *r, struct part *pt, const char *reason, double now)
+{
+    if (!ledger_busy(&pt->slot))
+        part_cut(r, pt, reason, now);
 }
 
 void part_clear(struct registry *r, struct part *pt)

@@ -64,8 +64,10 @@ struct part {
 
 struct registry;
 
-/* pattern (may be NULL) names the tables (lake_table_name()). */
-struct registry *registry_new(const regex_t *pattern, struct ledger *ledger, const struct pipeline_metrics *m);
+/* pattern (may be NULL) names the tables (lake_table_name()); pq is how
+ * flushes are encoded. */
+struct registry *registry_new(const regex_t *pattern, struct ledger *ledger, const struct pipeline_metrics *m,
+                              const struct pq_options *pq);
 /* Removes every partition first. */
 void registry_free(struct registry *r);
 
@@ -88,8 +90,15 @@ bool part_has_rows(const struct part *pt);
 void part_charge(struct registry *r, struct part *pt);
 /* Moves the buffers into a new flush (keys named, offsets set): the ledger's
  * ledger_cut() takes it on. A cut of tombstones only has no files. */
-struct flush *part_take(struct registry *r, struct part *pt, const char *reason,
-                        const struct pq_options *pq, double now);
+struct flush *part_take(struct registry *r, struct part *pt, const char *reason, double now);
+/* A cut that must come before what follows (a replay cut, a day or schema
+ * change before the message being handled, a revocation): a free partition
+ * starts its flush, a busy one has its batch sealed, to go in turn, so the
+ * consumer never waits for it. */
+void part_cut(struct registry *r, struct part *pt, const char *reason, double now);
+/* A flush that can wait (the interval, a size limit, memory, shutdown): a
+ * busy partition is left for a later one. */
+void part_flush(struct registry *r, struct part *pt, const char *reason, double now);
 /* Drops the buffers and what the ledger holds for them unsubmitted. */
 void part_clear(struct registry *r, struct part *pt);
 

@@ -1,9 +1,9 @@
 /* pipeline.c -- see pipeline.h for the contract: the loop, its set-up and
  * teardown, the rebalance glue and backpressure. Each message goes through
- * the decoder into its partition's column buffers (partition.h); a cut hands
- * them to the flush ledger (ledger.h), whose flushes the upload workers
- * encode and store; commit rounds (commit_round.h) trigger Prefect and
- * commit what came back.
+ * the decoder into its partition's column buffers (intake.h, partition.h); a
+ * cut hands them to the flush ledger (ledger.h), whose flushes the upload
+ * workers encode and store; commit rounds (commit_round.h) trigger Prefect
+ * and commit what came back.
  *
  * Threads, what each owns, and how they talk:
  * - The consumer thread (this loop, main()'s thread) owns the partitions,
@@ -34,22 +34,19 @@
  */
 #include "pipeline.h"
 
-#include <assert.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
 #include "commit_round.h"
-#include "debezium.h"
 #include "fetch_nudge.h"
 #include "health.h"
+#include "intake.h"
 #include "kafka_conf.h"
-#include "lake_layout.h"
 #include "ledger.h"
 #include "metrics.h"
 #include "object_store.h"
@@ -70,13 +67,11 @@ struct pipeline {
     struct ledger *ledger; /* the commit round's */
     struct commit_round *round;
     struct object_store *store;       /* the bucket check at start */
-    struct object_store *probe_store; /* probe_replay()'s, with its own short time-out */
-    double probes_resume_at;          /* after a failed probe, none until then */
+    struct intake *intake;
     struct uploader *uploader;
     rd_kafka_queue_t *consumer_queue; /* yielded by upload workers to end a poll early */
     struct prefect *prefect;
     struct pq_options pq;
-    struct dbz_row row;
     int64_t limit; /* MAX_BUFFER_BYTES less librdkafka's prefetch and the writing reserve */
     double revoke_wait_s; /* how long a revocation waits for its uploads */
     double next_memory_flush;
@@ -100,45 +95,18 @@ static double now_s(void)
     return clock_mono_s();
 }
 
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool fatal(const struct pipeline *p)
 {
-    return p->fatal || (p->round != NULL && commit_round_fatal(p->round));
+    return p->fatal || (p->round != NULL && commit_round_fatal(p->round)) ||
+           (p->intake != NULL && intake_fatal(p->intake));
 }
 
-/* ---------- cuts ---------- */
-
-/* A cut that must come before what follows (a replay cut, a day or schema
- * change before the message being handled, a revocation): a free partition
- * starts its flush, a busy one has its batch sealed, to go in turn, so the
- * consumer never waits for it. */
-static void cut_part(struct pipeline *p, struct part *pt, const char *reason)
-{
-    if (!part_has_rows(pt) && pt->commit_next < 0) {
-        ledger_charge(p->ledger, &pt->slot, 0); /* nothing taken since the last cut */
-        return;
-    }
-    ledger_cut(p->ledger, &pt->slot, part_take(p->parts, pt, reason, &p->pq, now_s()));
-}
-
-/* A flush that can wait (the interval, a size limit, memory, shutdown):
- * a busy partition is left for a later one. */
-static void flush_part(struct pipeline *p, struct part *pt, const char *reason)
-{
-    if (!ledger_busy(&pt->slot))
-        cut_part(p, pt, reason);
-}
+/* ---------- flushes ---------- */
 
 static void flush_all(struct pipeline *p, const char *reason)
 {
     for (size_t i = 0; i < registry_count(p->parts); i++)
-        flush_part(p, registry_at(p->parts, i), reason);
+        part_flush(p->parts, registry_at(p->parts, i), reason, now_s());
 }
 
 static int by_held_desc(const void *a, const void *b)
@@ -165,7 +133,7 @@ static void flush_for_memory(struct pipeline *p, double now)
     qsort(order, n, sizeof *order, by_held_desc);
     for (size_t i = 0; i < n && (int64_t)ledger_unflushed(p->ledger) > p->limit / 2; i++)
         if (order[i]->slot.inflight == NULL && order[i]->slot.held > 0)
-            flush_part(p, order[i], "memory");
+            part_flush(p->parts, order[i], "memory", now);
     free(order);
 }
 
@@ -247,7 +215,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             continue;
         gone[ngone++] = pt;
         if (!lost)
-            cut_part(p, pt, "revoke"); /* every revoked partition's upload starts now */
+            part_cut(p->parts, pt, "revoke", now_s()); /* every revoked partition's upload starts now */
     }
     if (!lost && ngone > 0 && !commit_round_drain(p->round, gone, ngone, now_s() + p->revoke_wait_s))
         log_warn(p->log, "revocation: not every revoked partition was stored and committed within %.0f s "
@@ -298,156 +266,6 @@ static void pause_all(struct pipeline *p, bool pause)
                  (long long)(p->cfg->max_buffer_bytes - p->limit));
     else
         log_info(p->log, "consumption resumed (%zu bytes buffered)", ledger_buffered(p->ledger));
-}
-
-/* Moves the partition's fetch position to offset: the next message taken is
- * fetched from there (P1). A failed seek is fatal. */
-static void seek_part(struct pipeline *p, struct part *pt, int64_t offset)
-{
-    pt->next_offset = offset;
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, pt->topic, pt->partition)->offset = offset;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(p->rk, list, 5000);
-    if (e != NULL) {
-        log_error(p->log, "%s [%d]: seek to offset %lld failed: %s", pt->topic, pt->partition,
-                  (long long)offset, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        p->fatal = 1; /* never skip a message silently */
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
-/* Reads the partition again from restart_at, where the file that took the
- * flush's key ends: the consumer seeks back (or ahead) there. What the
- * partition held after that flush was dropped when the conflict was found
- * (P2). */
-static void restart_part(struct pipeline *p, struct part *pt)
-{
-    if (pt->restart_at < 0)
-        return;
-    assert(pt->slot.nsealed == 0 && !part_has_rows(pt)); /* P2 */
-    int64_t at = pt->restart_at;
-    part_set_restart(p->parts, pt, -1);
-    seek_part(p, pt, at);
-}
-
-/* Restarts the partitions a commit round marked; returns at once when none is. */
-static void restart_due(struct pipeline *p)
-{
-    for (size_t i = 0; i < registry_count(p->parts) && registry_restarts(p->parts) > 0; i++)
-        restart_part(p, registry_at(p->parts, i));
-}
-enum { PROBE_TIMEOUT_S = 5, PROBE_ATTEMPTS = 2, PROBE_PAUSE_S = 30 };
-
-/* Before the first row or refused message of a file after an assignment:
- * did an earlier owner store a file under the same key without committing
- * it? Then this file ends where that one ends (its cdc-last-offset), so the
- * two owners' files cover the same offsets and the rewrite replaces it
- * exactly. The first key that is not there ends the probing.
- * The HEAD runs on this thread, so it is bounded (PROBE_ATTEMPTS of
- * PROBE_TIMEOUT_S), and after a failed one no partition probes for
- * PROBE_PAUSE_S: a store that does not answer never keeps the consumer from
- * polling. Files are then cut as usual; conditional writes still keep a
- * replay from overwriting a file that ends elsewhere. */
-static void probe_replay(struct pipeline *p, struct part *pt, const char *area, int64_t ts, int64_t offset)
-{
-    if (now_s() < p->probes_resume_at) {
-        pt->probing = false;
-        return;
-    }
-    char key[1024], value[32] = "", err[1024];
-    bool found = false;
-    lake_object_key(key, sizeof key, area, pt->table, ts, pt->partition, offset);
-    if (!object_store_head(p->probe_store, key, UPLOAD_META_LAST_OFFSET, &found, value, sizeof value, err,
-                           sizeof err)) {
-        log_warn(p->log, "%s [%d]: could not check for an earlier owner's file at offset %lld (%s); "
-                         "files are cut as usual from here, and no partition checks for %d s",
-                 pt->topic, pt->partition, (long long)offset, err, PROBE_PAUSE_S);
-        pt->probing = false;
-        p->probes_resume_at = now_s() + PROBE_PAUSE_S;
-        return;
-    }
-    char *end = value;
-    long long last = found ? strtoll(value, &end, 10) : -1;
-    if (found && value[0] != '\0' && *end == '\0' && last >= offset) {
-        if (last > pt->cut_at)
-            pt->cut_at = last;
-        metric_count1(p->m.replay_cuts, pt->topic, 1);
-        log_info(p->log, "%s [%d]: offsets %lld to %lld are stored, not committed, in %s: this file "
-                         "ends at %lld too",
-                 pt->topic, pt->partition, (long long)offset, last, key, last);
-    } else if (pt->cut_at < 0) {
-        pt->probing = false; /* nothing stored from here on */
-    }
-}
-
-static void handle_message(struct pipeline *p, rd_kafka_message_t *m)
-{
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    struct part *pt = registry_add(p->parts, topic, m->partition);
-    if (pt->restart_at >= 0) { /* fetched before the restart: read again (or skipped) after it */
-        restart_part(p, pt);
-        return;
-    }
-    if (m->offset < pt->next_offset) { /* P1 */
-        log_warn(p->log, "%s [%d]: offset %lld delivered again (the next is %lld): already taken, skipped",
-                 topic, m->partition, (long long)m->offset, (long long)pt->next_offset);
-        return;
-    }
-    char err[1024], why[512];
-    enum dbz_result r = dbz_decode(pt->decoder, m->payload, m->len, &p->row, err, sizeof err);
-    rd_kafka_timestamp_type_t tstype;
-    int64_t processed_at = wall_us();
-    const struct dbz_row *row = &p->row;
-    bool decoded = r == DBZ_ROW;
-    int64_t ts = lake_message_time(rd_kafka_message_timestamp(m, &tstype), decoded && row->has_ts, row->ts_ms,
-                                   decoded && row->has_source_ts, row->source_ts_ms, processed_at / 1000);
-    if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
-        cut_part(p, pt, "replay-cut");
-        pt->cut_at = -1;
-    }
-    int64_t day = lake_day(ts);
-    if (pt->has_day && day != pt->day)
-        cut_part(p, pt, "day-change"); /* a file never spans two days */
-
-    metric_add(pt->m_consumed, 1);
-    metric_add(pt->m_consumed_bytes, (double)(m->len + m->key_len));
-    if (pt->first_offset < 0)
-        pt->first_offset = m->offset;
-    assert(pt->cut_at < 0 || m->offset <= pt->cut_at); /* P3 */
-    if (pt->probing && r != DBZ_TOMBSTONE && !part_has_rows(pt)) /* the first row or refused message of a file */
-        probe_replay(p, pt, r == DBZ_ROW ? "cdc_events" : "cdc_errors", ts, m->offset);
-    if (r == DBZ_ROW) {
-        if (row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why) ==
-            BATCH_SCHEMA_CHANGED) {
-            log_info(p->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
-            cut_part(p, pt, "schema-change");
-            if (pt->probing)
-                probe_replay(p, pt, "cdc_events", ts, m->offset);
-            row_batch_add(pt->rows, &p->row, m->offset, processed_at, why, sizeof why);
-        }
-        if (row_batch_rows(pt->rows) == 1)
-            pt->rows_first_ts = ts;
-    } else if (r == DBZ_ERROR) {
-        log_warn(p->log, "%s [%d] at offset %lld refused: %s", topic, m->partition, (long long)m->offset,
-                 err);
-        error_batch_add(pt->errors, m->offset, ts, m->key, m->key_len, m->payload, m->len, err,
-                        processed_at);
-    } else {
-        metric_count1(p->m.tombstones, topic, 1);
-    }
-    if (!pt->has_day) {
-        pt->has_day = true;
-        pt->day = day;
-    }
-    pt->commit_next = m->offset + 1;
-    pt->next_offset = m->offset + 1;
-    pt->bytes += m->len + m->key_len;
-    part_charge(p->parts, pt);
-    if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= p->cfg->max_batch_size)
-        flush_part(p, pt, "rows");
-    else if ((int64_t)pt->bytes >= p->cfg->max_batch_bytes)
-        flush_part(p, pt, "bytes");
 }
 
 static void handle_event(struct pipeline *p, rd_kafka_message_t *m)
@@ -589,14 +407,6 @@ static bool setup(struct pipeline *p)
         log_error(p->log, "object store: %s", err);
         return false;
     }
-    struct object_store_config probe = oc;
-    probe.timeout_s = oc.timeout_s < PROBE_TIMEOUT_S ? oc.timeout_s : PROBE_TIMEOUT_S;
-    probe.max_attempts = PROBE_ATTEMPTS;
-    p->probe_store = object_store_new(&probe, err, sizeof err);
-    if (p->probe_store == NULL) {
-        log_error(p->log, "object store: %s", err);
-        return false;
-    }
     health_store_result(p->health, true, NULL);
     if (p->health != NULL &&
         !health_start_store_probe(p->health, &oc, p->cfg->health_store_check_s * 1000, err, sizeof err)) {
@@ -642,8 +452,16 @@ static bool setup(struct pipeline *p)
     };
     p->round = commit_round_new(&deps);
     p->ledger = commit_round_ledger(p->round);
-    p->parts = registry_new(p->have_re ? &p->topic_re : NULL, p->ledger, &p->m);
+    p->parts = registry_new(p->have_re ? &p->topic_re : NULL, p->ledger, &p->m, &p->pq);
     commit_round_set_registry(p->round, p->parts);
+    struct object_store_config probe = oc;
+    intake_probe_config(&probe);
+    struct object_store *probe_store = object_store_new(&probe, err, sizeof err);
+    if (probe_store == NULL) {
+        log_error(p->log, "object store: %s", err);
+        return false;
+    }
+    p->intake = intake_new(p->cfg, p->log, p->rk, p->parts, probe_store, &p->m);
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, p->cfg->kafka_topic_pattern, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, subs);
@@ -711,6 +529,8 @@ static void teardown(struct pipeline *p)
     p->nudge = NULL;
     if (p->consumer_queue)
         rd_kafka_queue_destroy(p->consumer_queue);
+    intake_free(p->intake);
+    p->intake = NULL;
     registry_free(p->parts);
     p->parts = NULL;
     commit_round_free(p->round); /* its ledger, and its commit queue */
@@ -724,9 +544,7 @@ static void teardown(struct pipeline *p)
     else if (p->rk)
         rd_kafka_destroy(p->rk);
     object_store_free(p->store);
-    object_store_free(p->probe_store);
     prefect_free(p->prefect);
-    dbz_row_free(&p->row);
     if (p->have_re)
         regfree(&p->topic_re);
 }
@@ -802,11 +620,11 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
             if (m->err)
                 handle_event(&p, m);
             else
-                handle_message(&p, m);
+                intake_message(p.intake, m);
             rd_kafka_message_destroy(m);
         }
         commit_round_run(p.round, 0);
-        restart_due(&p);
+        intake_restart_due(p.intake);
         ledger_retry_due(p.ledger, now, false);
         ledger_send_commits(p.ledger, now, false);
         if (now >= p.next_flush) {
