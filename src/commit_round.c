@@ -249,6 +249,27 @@ static void stored(struct commit_round *cr, struct flush *f)
     ledger_stored(cr->ledger, f, commit_next);
 }
 
+/* A flush whose partition was revoked or lost while a worker held it came
+ * back: it is never committed (the partition's new owner reads its offsets
+ * again), but what became of it is said. */
+static void orphan_back(struct commit_round *cr, const struct flush *f)
+{
+    const struct upload_job *j = &f->job;
+    const char *key = j->key[0] ? j->key : j->error_key;
+    if (!j->ok)
+        log_warn(cr->d.log, "%s: not stored (%s); its partition was given up meanwhile, so it is dropped "
+                            "uncommitted and the new owner reads it again",
+                 key, j->err);
+    else if (theirs(j))
+        log_warn(cr->d.log, "%s was already stored, up to offset %lld, by another writer: left as it is "
+                            "(its partition was given up meanwhile; nothing committed)",
+                 key, (long long)j->found_last);
+    else
+        log_info(cr->d.log, "%s stored after its partition was given up: not committed (the new owner "
+                            "finds it under its key)",
+                 key);
+}
+
 int commit_round_run(struct commit_round *cr, int timeout_ms)
 {
     size_t n = 0;
@@ -269,6 +290,7 @@ int commit_round_run(struct commit_round *cr, int timeout_ms)
     for (size_t i = 0; i < n; i++) {
         struct flush *f = cr->done[i];
         if (f->slot == NULL) { /* its partition was given up meanwhile: nothing to commit */
+            orphan_back(cr, f);
             ledger_dropped(cr->ledger, f);
         } else if (!f->job.ok) {
             not_stored(cr, f, now);
