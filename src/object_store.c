@@ -339,17 +339,17 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
     for (int attempt = 1; attempt <= os->cfg.max_attempts; attempt++) {
         char amz_date[17];
         sigv4_amz_date((long long)time(NULL), amz_date);
-        struct sigv4_header sh[4 + MAX_META];
+        struct http_header sh[4 + MAX_META];
         char meta_names[MAX_META][80];
         size_t nh = 0;
-        sh[nh++] = (struct sigv4_header){"host", os->endpoint};
-        sh[nh++] = (struct sigv4_header){"x-amz-content-sha256", payload_hash};
-        sh[nh++] = (struct sigv4_header){"x-amz-date", amz_date};
+        sh[nh++] = (struct http_header){"host", os->endpoint};
+        sh[nh++] = (struct http_header){"x-amz-content-sha256", payload_hash};
+        sh[nh++] = (struct http_header){"x-amz-date", amz_date};
         if (os->session_token)
-            sh[nh++] = (struct sigv4_header){"x-amz-security-token", os->session_token};
+            sh[nh++] = (struct http_header){"x-amz-security-token", os->session_token};
         for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
             snprintf(meta_names[i], sizeof meta_names[i], "x-amz-meta-%s", rq->meta[i].name);
-            sh[nh++] = (struct sigv4_header){meta_names[i], rq->meta[i].value};
+            sh[nh++] = (struct http_header){meta_names[i], rq->meta[i].value};
         }
         struct sigv4_request sreq = {
             .method = rq->method, .path = (const char *)path.data, .params = rq->params,
