@@ -48,29 +48,6 @@ void object_store_config_default(struct object_store_config *cfg)
     cfg->part_size = (size_t)16 << 20;
 }
 
-void object_store_config_from(struct object_store_config *out, const struct config *cfg,
-                              const struct log *lg)
-{
-    object_store_config_default(out);
-    out->endpoint = cfg->minio_endpoint;
-    out->use_ssl = cfg->minio_use_ssl;
-    out->conditional_writes = cfg->minio_conditional_writes;
-    out->ca_bundle = cfg->minio_ca_bundle;
-    out->tls_verify = cfg->minio_tls_verify;
-    out->payload_signing = cfg->minio_payload_signing;
-    out->bucket = cfg->minio_bucket;
-    out->region = cfg->minio_region;
-    out->access_key = cfg->minio_access_key;
-    out->secret_key = cfg->minio_secret_key;
-    out->session_token = cfg->minio_session_token;
-    out->timeout_s = cfg->minio_timeout_s;
-    out->max_attempts = cfg->minio_max_attempts;
-    out->retry_base_ms = cfg->minio_retry_base_ms;
-    out->multipart_threshold = (size_t)cfg->minio_multipart_threshold;
-    out->part_size = (size_t)cfg->minio_part_size;
-    out->log = lg;
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? xstrdup(s) : NULL;
@@ -329,8 +306,8 @@ static bool perform(struct object_store *os, const struct request *rq, const cha
     struct buf path = {0}, url = {0};
     build_url(os, rq, &path, &url);
     char payload_hash[65];
-    bool sign_body = os->cfg.payload_signing == PAYLOAD_SIGNING_SIGNED ||
-                     (os->cfg.payload_signing == PAYLOAD_SIGNING_AUTO && !os->cfg.use_ssl);
+    bool sign_body = os->cfg.payload_signing == OBJECT_PAYLOAD_SIGNED ||
+                     (os->cfg.payload_signing == OBJECT_PAYLOAD_AUTO && !os->cfg.use_ssl);
     if (rq->body_len > 0 && !sign_body)
         snprintf(payload_hash, sizeof payload_hash, "UNSIGNED-PAYLOAD");
     else

@@ -17,6 +17,8 @@
  *   straight from the caller's bytes (no copy of the object is made).
  * - An endpoint "file:///dir" stores objects as files under dir/bucket/key,
  *   each written to a temporary file and renamed into place.
+ * - The settings come from the caller; store_config.h maps cdc-writer's
+ *   MINIO_* configuration onto them.
  * - Not thread-safe: one object_store per thread.
  */
 #ifndef CDCW_OBJECT_STORE_H
@@ -27,9 +29,17 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "config.h"
 #include "log.h"
 #include "metrics.h"
+
+/* Bodies are hashed into the signature (x-amz-content-sha256: <hex>) when
+ * signed, or sent as UNSIGNED-PAYLOAD; AUTO signs over http only, as the
+ * AWS SDKs do: over https TLS already protects the body. */
+enum object_payload_signing {
+    OBJECT_PAYLOAD_AUTO = 0,
+    OBJECT_PAYLOAD_SIGNED,
+    OBJECT_PAYLOAD_UNSIGNED,
+};
 
 struct object_store_config {
     const char *endpoint; /* host[:port], or file:///dir */
@@ -37,10 +47,7 @@ struct object_store_config {
     bool conditional_writes; /* for the caller (the uploader): use object_store_put_new() */
     const char *ca_bundle; /* NULL: the system's */
     bool tls_verify;
-    /* Bodies are hashed into the signature (x-amz-content-sha256: <hex>) when
-     * signed, or sent as UNSIGNED-PAYLOAD; AUTO signs over http only, as the
-     * AWS SDKs do: over https TLS already protects the body. */
-    enum payload_signing payload_signing;
+    enum object_payload_signing payload_signing;
     const char *bucket, *region;
     const char *access_key, *secret_key, *session_token;
     int timeout_s;
@@ -59,11 +66,6 @@ struct object_store_config {
 /* Defaults: 6 attempts, 200 ms doubling to 10 s, multipart above 64 MiB in
  * 16 MiB parts, 30 s time-out, verification on. */
 void object_store_config_default(struct object_store_config *cfg);
-
-/* The object store settings of cdc-writer's configuration (MINIO_*);
- * strings point into cfg. */
-void object_store_config_from(struct object_store_config *out, const struct config *cfg,
-                              const struct log *lg);
 
 struct object_store_stats {
     uint64_t requests, retries, failures;

@@ -50,6 +50,7 @@
 #include "object_store.h"
 #include "prefect.h"
 #include "row_batch.h"
+#include "store_config.h"
 #include "uploader.h"
 #include "version.h"
 #include "xalloc.h"
