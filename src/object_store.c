@@ -1,5 +1,5 @@
 /* object_store.c -- see object_store.h for the contract. */
-#define _GNU_SOURCE /* memmem, usleep */
+#define _GNU_SOURCE /* memmem */
 #include "object_store.h"
 
 #include <dirent.h>
@@ -15,9 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
-#include "clock.h"
+#include "http_client.h"
 #include "sigv4.h"
 #include "xalloc.h"
 
@@ -25,14 +23,12 @@
 
 struct object_store {
     struct object_store_config cfg;
-    char *endpoint, *bucket, *region, *access_key, *secret_key, *session_token, *ca_bundle;
+    char *endpoint, *bucket, *region, *access_key, *secret_key, *session_token;
     char *root; /* file:// target: the directory, else NULL */
-    CURL *curl;
-    struct buf body, headers; /* the last response */
-    long status;
-    uint64_t rng;
+    bool sign_body; /* the body's SHA-256 goes into the signature */
+    struct http_client *http;
+    long status; /* of the last request's last try (0: no answer) */
     struct object_store_stats stats;
-    struct metric_family *m_requests, *m_retries, *m_errors, *m_duration;
 };
 
 void object_store_config_default(struct object_store_config *cfg)
@@ -63,6 +59,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+static void s3_error(const struct buf *body, char *code, size_t codelen, char *text, size_t textlen);
+static bool s3_retry_also(long status, const char *code);
+
 struct object_store *object_store_new(const struct object_store_config *cfg, char *err,
                                       size_t errlen)
 {
@@ -74,35 +73,47 @@ struct object_store *object_store_new(const struct object_store_config *cfg, cha
     os->access_key = dup_or_null(cfg->access_key);
     os->secret_key = dup_or_null(cfg->secret_key);
     os->session_token = dup_or_null(cfg->session_token);
-    os->ca_bundle = dup_or_null(cfg->ca_bundle);
     if (os->cfg.part_size < MIN_PART_SIZE)
         os->cfg.part_size = MIN_PART_SIZE;
     if (os->cfg.multipart_threshold < os->cfg.part_size)
         os->cfg.multipart_threshold = os->cfg.part_size;
-    if (os->cfg.max_attempts < 1)
-        os->cfg.max_attempts = 1;
-    os->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)os ^
-              0x9E3779B97F4A7C15ULL; /* the address: workers started together jitter apart */
-    os->m_requests = metrics_family(cfg->metrics, "cdcw_s3_requests_total",
-                                    "Object store requests sent, retries included.", METRIC_COUNTER,
-                                    "method", NULL, 0);
-    os->m_retries = metrics_family(cfg->metrics, "cdcw_s3_retries_total",
-                                   "Object store requests retried after a retryable failure.",
-                                   METRIC_COUNTER, "method", NULL, 0);
-    os->m_errors = metrics_family(cfg->metrics, "cdcw_s3_errors_total",
-                                  "Failed object store request attempts by S3 error code, HTTP "
-                                  "status, timeout or connection.",
-                                  METRIC_COUNTER, "code", NULL, 0);
-    os->m_duration = metrics_family(cfg->metrics, "cdcw_s3_request_duration_seconds",
-                                    "Duration of one object store request attempt.", METRIC_HISTOGRAM,
-                                    "method", metrics_latency_buckets, metrics_latency_nbuckets);
+    os->sign_body = cfg->payload_signing == OBJECT_PAYLOAD_SIGNED ||
+                    (cfg->payload_signing == OBJECT_PAYLOAD_AUTO && !cfg->use_ssl);
+    struct http_client_config hc = {
+        .timeout_s = cfg->timeout_s,
+        .connect_timeout_s = cfg->timeout_s < 10 ? cfg->timeout_s : 10,
+        .tls_verify = cfg->tls_verify,
+        .ca_bundle = cfg->use_ssl ? cfg->ca_bundle : NULL,
+        .max_attempts = cfg->max_attempts,
+        .retry_base_ms = cfg->retry_base_ms,
+        .retry_cap_ms = cfg->retry_cap_ms,
+        .describe_error = s3_error,
+        .retry_also = s3_retry_also,
+        .log = cfg->log,
+        .metrics = {
+            .requests = metrics_family(cfg->metrics, "cdcw_s3_requests_total",
+                                       "Object store requests sent, retries included.", METRIC_COUNTER,
+                                       "method", NULL, 0),
+            .retries = metrics_family(cfg->metrics, "cdcw_s3_retries_total",
+                                      "Object store requests retried after a retryable failure.",
+                                      METRIC_COUNTER, "method", NULL, 0),
+            .errors = metrics_family(cfg->metrics, "cdcw_s3_errors_total",
+                                     "Failed object store request attempts by S3 error code, HTTP "
+                                     "status, timeout or connection.",
+                                     METRIC_COUNTER, "code", NULL, 0),
+            .duration = metrics_family(cfg->metrics, "cdcw_s3_request_duration_seconds",
+                                       "Duration of one object store request attempt.", METRIC_HISTOGRAM,
+                                       "method", metrics_latency_buckets, metrics_latency_nbuckets),
+        },
+    };
     if (strncmp(cfg->endpoint, "file://", 7) == 0) {
         os->root = xstrdup(cfg->endpoint + 7);
         return os;
     }
-    os->curl = curl_easy_init();
-    if (os->curl == NULL) {
-        set_err(err, errlen, "object store: cannot initialize libcurl");
+    char why[256];
+    os->http = http_client_new(&hc, why, sizeof why);
+    if (os->http == NULL) {
+        set_err(err, errlen, "object store: %s", why);
         object_store_free(os);
         return NULL;
     }
@@ -116,18 +127,14 @@ void object_store_free(struct object_store *os)
 {
     if (os == NULL)
         return;
-    if (os->curl)
-        curl_easy_cleanup(os->curl);
+    http_client_free(os->http);
     secret_free(os->secret_key);
     free(os->endpoint);
     free(os->bucket);
     free(os->region);
     free(os->access_key);
     free(os->session_token);
-    free(os->ca_bundle);
     free(os->root);
-    buf_free(&os->body);
-    buf_free(&os->headers);
     free(os);
 }
 
@@ -137,18 +144,6 @@ const struct object_store_stats *object_store_stats(const struct object_store *o
 }
 
 /* ---------- HTTP ---------- */
-
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    buf_append(ctx, data, size * n);
-    return size * n;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ctx)
-{
-    buf_append(ctx, data, size * n);
-    return size * n;
-}
 
 /* The text of <tag>...</tag> in xml, XML entities decoded; false if absent. */
 static bool xml_text(const char *xml, size_t len, const char *tag, char *out, size_t outlen)
@@ -207,6 +202,19 @@ static bool xml_text(const char *xml, size_t len, const char *tag, char *out, si
     return true;
 }
 
+/* The http_client's describe_error: S3's <Error><Code> and <Message>. */
+static void s3_error(const struct buf *body, char *code, size_t codelen, char *text, size_t textlen)
+{
+    xml_text((const char *)body->data, body->len, "Code", code, codelen);
+    xml_text((const char *)body->data, body->len, "Message", text, textlen);
+}
+
+/* The http_client's retry_also: S3 also says "try again" with a 400. */
+static bool s3_retry_also(long status, const char *code)
+{
+    return status == 400 && (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0);
+}
+
 struct request {
     const char *method;
     const char *key; /* NULL: the bucket itself */
@@ -220,7 +228,7 @@ struct request {
     bool if_absent; /* If-None-Match: *: 412 when the key exists */
 };
 
-enum { MAX_META = 8 };
+enum { MAX_META = 8, MAX_HEADERS = 9 + MAX_META };
 
 static void build_url(struct object_store *os, const struct request *rq, struct buf *path,
                       struct buf *url)
@@ -249,192 +257,93 @@ static void build_url(struct object_store *os, const struct request *rq, struct 
     buf_push(url, '\0');
 }
 
-static bool retryable(CURLcode cc, long status, const char *code)
+/* What signing one try takes. headers[0..nsigned) are signed; the list's
+ * x-amz-date and Authorization values point into this struct. */
+struct signing {
+    const struct object_store *os;
+    const struct request *rq;
+    const char *path, *payload_hash;
+    struct http_header *headers;
+    size_t nsigned, auth_at;
+    char amz_date[17];
+    struct sigv4_result result;
+};
+
+/* The http_client's prepare hook: each try is signed at its own time. */
+static void sign_try(void *ctx, int attempt)
 {
-    if (cc != CURLE_OK)
-        return cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_PEER_FAILED_VERIFICATION &&
-               cc != CURLE_URL_MALFORMAT && cc != CURLE_UNSUPPORTED_PROTOCOL;
-    if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504)
-        return true;
-    return status == 400 && (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0);
+    (void)attempt;
+    struct signing *sg = ctx;
+    const struct object_store *os = sg->os;
+    sigv4_amz_date((long long)time(NULL), sg->amz_date);
+    struct sigv4_request sreq = {
+        .method = sg->rq->method, .path = sg->path, .params = sg->rq->params,
+        .nparams = sg->rq->nparams, .headers = sg->headers, .nheaders = sg->nsigned,
+        .payload_sha256 = sg->payload_hash, .amz_date = sg->amz_date, .region = os->region,
+        .service = "s3", .access_key = os->access_key ? os->access_key : "",
+        .secret_key = os->secret_key ? os->secret_key : "",
+    };
+    sigv4_sign(&sreq, &sg->result);
+    sg->headers[sg->auth_at].value = (const char *)sg->result.authorization.data;
 }
 
-static void backoff(struct object_store *os, int attempt)
-{
-    long ms = os->cfg.retry_base_ms;
-    for (int i = 1; i < attempt && ms < os->cfg.retry_cap_ms; i++)
-        ms *= 2;
-    if (ms > os->cfg.retry_cap_ms)
-        ms = os->cfg.retry_cap_ms;
-    os->rng ^= os->rng << 13;
-    os->rng ^= os->rng >> 7;
-    os->rng ^= os->rng << 17;
-    long jittered = ms / 2 + (long)(os->rng % (uint64_t)(ms / 2 + 1)); /* equal jitter */
-    usleep((useconds_t)jittered * 1000);
-}
-
-static void count_attempt(struct object_store *os, const char *method, double seconds,
-                          CURLcode cc, long status, const char *code, bool retrying)
-{
-    if (os->cfg.metrics == NULL)
-        return;
-    const char *m[] = {method};
-    metric_add(metric_series(os->m_requests, m), 1);
-    metric_observe(metric_series(os->m_duration, m), seconds);
-    if (retrying)
-        metric_add(metric_series(os->m_retries, m), 1);
-    if (cc == CURLE_OK && status >= 200 && status < 300)
-        return;
-    char text[160];
-    if (code[0])
-        snprintf(text, sizeof text, "%s", code);
-    else if (cc == CURLE_OPERATION_TIMEDOUT)
-        snprintf(text, sizeof text, "timeout");
-    else if (cc != CURLE_OK)
-        snprintf(text, sizeof text, "connection");
-    else
-        snprintf(text, sizeof text, "HTTP_%ld", status);
-    const char *c[] = {text};
-    metric_add(metric_series(os->m_errors, c), 1);
-}
-
-/* One request with retries. On success the response is in os->body/headers
- * and os->status is 2xx. `what` names the operation in errors. */
-static bool perform(struct object_store *os, const struct request *rq, const char *what,
-                    char *err, size_t errlen)
+/* One request with retries. On success the answer is in the http_client's
+ * response, 2xx. `what` names the operation in errors. */
+static bool perform(struct object_store *os, const struct request *rq, const char *what, char *err,
+                    size_t errlen)
 {
     struct buf path = {0}, url = {0};
     build_url(os, rq, &path, &url);
     char payload_hash[65];
-    bool sign_body = os->cfg.payload_signing == OBJECT_PAYLOAD_SIGNED ||
-                     (os->cfg.payload_signing == OBJECT_PAYLOAD_AUTO && !os->cfg.use_ssl);
-    if (rq->body_len > 0 && !sign_body)
+    if (rq->body_len > 0 && !os->sign_body)
         snprintf(payload_hash, sizeof payload_hash, "UNSIGNED-PAYLOAD");
     else
         sigv4_sha256_hex(rq->body ? rq->body : "", rq->body_len, payload_hash);
-    bool ok = false;
-    for (int attempt = 1; attempt <= os->cfg.max_attempts; attempt++) {
-        char amz_date[17];
-        sigv4_amz_date((long long)time(NULL), amz_date);
-        struct http_header sh[4 + MAX_META];
-        char meta_names[MAX_META][80];
-        size_t nh = 0;
-        sh[nh++] = (struct http_header){"host", os->endpoint};
-        sh[nh++] = (struct http_header){"x-amz-content-sha256", payload_hash};
-        sh[nh++] = (struct http_header){"x-amz-date", amz_date};
-        if (os->session_token)
-            sh[nh++] = (struct http_header){"x-amz-security-token", os->session_token};
-        for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
-            snprintf(meta_names[i], sizeof meta_names[i], "x-amz-meta-%s", rq->meta[i].name);
-            sh[nh++] = (struct http_header){meta_names[i], rq->meta[i].value};
-        }
-        struct sigv4_request sreq = {
-            .method = rq->method, .path = (const char *)path.data, .params = rq->params,
-            .nparams = rq->nparams, .headers = sh, .nheaders = nh, .payload_sha256 = payload_hash,
-            .amz_date = amz_date, .region = os->region, .service = "s3",
-            .access_key = os->access_key ? os->access_key : "",
-            .secret_key = os->secret_key ? os->secret_key : "",
-        };
-        struct sigv4_result sres = {0};
-        sigv4_sign(&sreq, &sres);
 
-        struct curl_slist *hl = NULL;
-        char line[1024];
-        snprintf(line, sizeof line, "Host: %s", os->endpoint);
-        hl = curl_slist_append(hl, line);
-        snprintf(line, sizeof line, "x-amz-content-sha256: %s", payload_hash);
-        hl = curl_slist_append(hl, line);
-        snprintf(line, sizeof line, "x-amz-date: %s", amz_date);
-        hl = curl_slist_append(hl, line);
-        if (os->session_token) {
-            struct buf tok = {0};
-            buf_append(&tok, "x-amz-security-token: ", 22);
-            buf_append(&tok, os->session_token, strlen(os->session_token) + 1);
-            hl = curl_slist_append(hl, (const char *)tok.data);
-            buf_free(&tok);
-        }
-        for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
-            snprintf(line, sizeof line, "%s: %s", meta_names[i], rq->meta[i].value);
-            hl = curl_slist_append(hl, line);
-        }
-        struct buf auth = {0};
-        buf_append(&auth, "Authorization: ", 15);
-        buf_append(&auth, sres.authorization.data, sres.authorization.len + 1);
-        hl = curl_slist_append(hl, (const char *)auth.data);
-        buf_free(&auth);
-        sigv4_result_free(&sres);
-        snprintf(line, sizeof line, "Content-Type: %s",
-                 rq->content_type ? rq->content_type : "application/octet-stream");
-        hl = curl_slist_append(hl, line);
-        hl = curl_slist_append(hl, "Expect:");
-        if (rq->if_absent)
-            hl = curl_slist_append(hl, "If-None-Match: *");
-
-        CURL *c = os->curl;
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, (const char *)url.data);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)os->cfg.timeout_s);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(os->cfg.timeout_s < 10 ? os->cfg.timeout_s : 10));
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &os->body);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, &os->headers);
-        if (os->cfg.use_ssl) {
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, os->cfg.tls_verify ? 1L : 0L);
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, os->cfg.tls_verify ? 2L : 0L);
-            if (os->ca_bundle)
-                curl_easy_setopt(c, CURLOPT_CAINFO, os->ca_bundle);
-        }
-        if (strcmp(rq->method, "HEAD") == 0) {
-            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        } else if (strcmp(rq->method, "GET") != 0) {
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-        }
-        buf_reset(&os->body);
-        buf_reset(&os->headers);
-        os->stats.requests++;
-        double started = clock_mono_s();
-        CURLcode cc = curl_easy_perform(c);
-        double took = clock_mono_s() - started;
-        curl_slist_free_all(hl);
-        os->status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &os->status);
-        if (cc == CURLE_OK && os->status >= 200 && os->status < 300) {
-            count_attempt(os, rq->method, took, cc, os->status, "", false);
-            os->stats.bytes_sent += rq->body_len;
-            ok = true;
-            break;
-        }
-        char code[128] = "", message[512] = "";
-        if (cc == CURLE_OK) {
-            xml_text((const char *)os->body.data, os->body.len, "Code", code, sizeof code);
-            xml_text((const char *)os->body.data, os->body.len, "Message", message, sizeof message);
-        }
-        bool again = retryable(cc, os->status, code) && attempt < os->cfg.max_attempts;
-        count_attempt(os, rq->method, took, cc, os->status, code, again);
-        if (cc != CURLE_OK)
-            set_err(err, errlen, "%s: %s (attempt %d of %d)", what, curl_easy_strerror(cc), attempt,
-                    os->cfg.max_attempts);
-        else
-            set_err(err, errlen, "%s: HTTP %ld%s%s%s%s (attempt %d of %d)", what, os->status,
-                    code[0] ? " " : "", code, message[0] ? ": " : "", message, attempt,
-                    os->cfg.max_attempts);
-        if (!again)
-            break;
-        os->stats.retries++;
-        if (os->cfg.log)
-            log_warn(os->cfg.log, "%s; retrying", err);
-        backoff(os, attempt);
+    /* The one header list: what is signed first, then what is not. */
+    struct signing sg = {.os = os, .rq = rq, .path = (const char *)path.data, .payload_hash = payload_hash};
+    struct http_header h[MAX_HEADERS];
+    char meta_names[MAX_META][80];
+    size_t n = 0;
+    h[n++] = (struct http_header){"Host", os->endpoint};
+    h[n++] = (struct http_header){"x-amz-content-sha256", payload_hash};
+    h[n++] = (struct http_header){"x-amz-date", sg.amz_date};
+    if (os->session_token)
+        h[n++] = (struct http_header){"x-amz-security-token", os->session_token};
+    for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
+        snprintf(meta_names[i], sizeof meta_names[i], "x-amz-meta-%s", rq->meta[i].name);
+        h[n++] = (struct http_header){meta_names[i], rq->meta[i].value};
     }
-    if (!ok)
-        os->stats.failures++;
+    sg.nsigned = n;
+    sg.auth_at = n;
+    h[n++] = (struct http_header){"Authorization", ""}; /* set by sign_try() */
+    h[n++] = (struct http_header){"Content-Type",
+                                  rq->content_type ? rq->content_type : "application/octet-stream"};
+    h[n++] = (struct http_header){"Expect", ""}; /* no 100-continue round trip */
+    if (rq->if_absent)
+        h[n++] = (struct http_header){"If-None-Match", "*"};
+    sg.headers = h;
+
+    struct http_request hr = {
+        .method = rq->method, .url = (const char *)url.data, .headers = h, .nheaders = n,
+        .body = rq->body, .body_len = rq->body_len, .what = what, .prepare = sign_try, .ctx = &sg,
+    };
+    bool ok = http_perform(os->http, &hr, err, errlen);
+    os->status = http_client_response(os->http)->status;
+    const struct http_stats *st = http_client_stats(os->http);
+    os->stats.requests = st->requests;
+    os->stats.retries = st->retries;
+    os->stats.failures = st->failures;
+    os->stats.bytes_sent = st->bytes_sent;
+    sigv4_result_free(&sg.result);
     buf_free(&path);
     buf_free(&url);
     return ok;
+}
+
+static const struct buf *answer(const struct object_store *os)
+{
+    return &http_client_response(os->http)->body;
 }
 
 /* ---------- local directory target ---------- */
@@ -698,7 +607,7 @@ bool object_store_get(struct object_store *os, const char *key, struct buf *out,
     snprintf(what, sizeof what, "GetObject %s", key);
     if (!perform(os, &rq, what, err, errlen))
         return false;
-    buf_append(out, os->body.data, os->body.len);
+    buf_append(out, answer(os)->data, answer(os)->len);
     return true;
 }
 
@@ -724,8 +633,8 @@ bool object_store_list(struct object_store *os, const char *prefix, int page_siz
         snprintf(what, sizeof what, "ListObjectsV2 %s", prefix);
         if (!perform(os, &rq, what, err, errlen))
             return false;
-        const char *xml = (const char *)os->body.data;
-        size_t len = os->body.len;
+        const char *xml = (const char *)answer(os)->data;
+        size_t len = answer(os)->len;
         const char *p = xml, *end = xml + len;
         while (p < end) {
             const char *c = memmem(p, (size_t)(end - p), "<Contents>", 10);
@@ -751,28 +660,6 @@ bool object_store_list(struct object_store *os, const char *prefix, int page_siz
 }
 
 /* ---------- uploads ---------- */
-
-/* The value of header `name` (case-insensitive) in raw response headers. */
-static bool header_value(const struct buf *headers, const char *name, char *out, size_t outlen)
-{
-    const char *h = (const char *)headers->data;
-    size_t nl = strlen(name);
-    for (size_t i = 0; i + nl < headers->len; i++) {
-        if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, name, nl) == 0 && h[i + nl] == ':') {
-            const char *v = h + i + nl + 1;
-            const char *end = h + headers->len;
-            while (v < end && *v == ' ')
-                v++;
-            size_t vl = 0;
-            while (v + vl < end && v[vl] != '\r' && v[vl] != '\n')
-                vl++;
-            snprintf(out, outlen, "%.*s", (int)vl, v);
-            return true;
-        }
-    }
-    return false;
-}
-
 
 struct object_upload {
     struct object_store *os;
@@ -815,7 +702,7 @@ static bool upload_part(struct object_upload *u, const void *data, size_t len, c
         snprintf(what, sizeof what, "CreateMultipartUpload %s", u->key);
         if (!perform(os, &rq, what, err, errlen))
             return false;
-        if (!xml_text((const char *)os->body.data, os->body.len, "UploadId", u->upload_id,
+        if (!xml_text((const char *)answer(os)->data, answer(os)->len, "UploadId", u->upload_id,
                       sizeof u->upload_id) ||
             !u->upload_id[0]) {
             set_err(err, errlen, "%s: no UploadId in the answer", what);
@@ -832,7 +719,7 @@ static bool upload_part(struct object_upload *u, const void *data, size_t len, c
         return false;
     /* The ETag response header identifies the part in the completion. */
     char etag[401];
-    if (!header_value(&os->headers, "etag", etag, sizeof etag)) {
+    if (!http_response_header(http_client_response(os->http), "etag", etag, sizeof etag)) {
         set_err(err, errlen, "%s: no ETag in the answer", what);
         return false;
     }
@@ -918,8 +805,8 @@ static bool complete_multipart(struct object_upload *u, char *err, size_t errlen
     bool ok = perform(os, &rq, what, err, errlen);
     /* S3 can answer 200 with an error in the body. */
     char code[128];
-    if (ok && memmem(os->body.data, os->body.len, "<Error>", 7) != NULL &&
-        xml_text((const char *)os->body.data, os->body.len, "Code", code, sizeof code)) {
+    if (ok && memmem(answer(os)->data, answer(os)->len, "<Error>", 7) != NULL &&
+        xml_text((const char *)answer(os)->data, answer(os)->len, "Code", code, sizeof code)) {
         set_err(err, errlen, "%s: %s", what, code);
         ok = false;
     }
@@ -1078,6 +965,6 @@ bool object_store_head(struct object_store *os, const char *key, const char *nam
     *found = true;
     char header[96];
     snprintf(header, sizeof header, "x-amz-meta-%s", name);
-    header_value(&os->headers, header, value, vlen);
+    http_response_header(http_client_response(os->http), header, value, vlen);
     return true;
 }

@@ -4,14 +4,15 @@
  * Contract
  * - Path-style requests (scheme://endpoint/bucket/key) signed with SigV4
  *   (sigv4.h), x-amz-content-sha256 always sent and signed, and
- *   x-amz-security-token when a session token is configured. One libcurl
- *   handle is reused, so connections are kept alive between requests.
+ *   x-amz-security-token when a session token is configured. The requests go
+ *   through one http_client (http_client.h), whose libcurl handle is reused,
+ *   so connections are kept alive between requests.
  * - Every failure is one line in err: the operation, the key, the HTTP status
  *   and S3's error Code and Message when the server sent them.
  * - Retried, with exponential backoff, jitter and a cap: connection errors,
- *   time-outs, HTTP 429, 500, 502, 503, 504, and 400 RequestTimeout. Never
- *   retried: anything else (403, 404, other 400s...).
- * - os_put() and the streaming upload use a multipart upload above
+ *   time-outs, HTTP 429, 500, 502, 503, 504, and 400 RequestTimeout or
+ *   SlowDown. Never retried: anything else (403, 404, other 400s...).
+ * - object_store_put() and the streaming upload use a multipart upload above
  *   multipart_threshold, in parts of part_size (at least 5 MiB) except the
  *   last; a failed multipart upload is aborted. A put sends each part
  *   straight from the caller's bytes (no copy of the object is made).
