@@ -17,7 +17,8 @@
  *   last; a failed multipart upload is aborted. A put sends each part
  *   straight from the caller's bytes (no copy of the object is made).
  * - An endpoint "file:///dir" stores objects as files under dir/bucket/key,
- *   each written to a temporary file and renamed into place.
+ *   each written to a temporary file and renamed into place. The target is
+ *   chosen once, in object_store_new() (see store_backend.h).
  * - The settings come from the caller; store_config.h maps cdc-writer's
  *   MINIO_* configuration onto them.
  * - Not thread-safe: one object_store per thread.
@@ -58,7 +59,7 @@ struct object_store_config {
     size_t multipart_threshold;
     size_t part_size;
     const struct log *log;
-    /* When set: cdcw_s3_requests_total{method}, cdcw_s3_retries_total{method},
+    /* When set, for an S3 target: cdcw_s3_requests_total{method}, cdcw_s3_retries_total{method},
      * cdcw_s3_errors_total{code} (S3's error Code, HTTP_<status>, timeout or
      * connection; one per failed attempt) and cdcw_s3_request_duration_seconds{method}. */
     struct metrics *metrics;
