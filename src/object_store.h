@@ -114,11 +114,24 @@ bool object_store_delete(struct object_store *os, const char *key, char *err, si
  * tell (the error in err); a missing key is an answer, not an error. */
 bool object_store_head(struct object_store *os, const char *key, const char *name, bool *found,
                        char *value, size_t vlen, char *err, size_t errlen);
+
+const struct object_store_stats *object_store_stats(const struct object_store *os);
+
+/* ---------- For the test tools only ----------
+ * Only tests/tools/s3_tool.c calls what follows: its get, list and fetch
+ * commands read back what the daemon stored, for the tests and benchmarks,
+ * and its stream command drives the streaming upload. The daemon never reads
+ * an object's bytes (the uploader and the pipeline learn what a key holds
+ * from object_store_head()), and stores whole files with
+ * object_store_put_meta() and object_store_put_new(). */
+
+/* Appends the object's bytes to out. */
 bool object_store_get(struct object_store *os, const char *key, struct buf *out, char *err,
                       size_t errlen);
 
 /* Calls fn for every key under prefix, in order, following pagination
- * (page_size keys per request, 0 for the server's default). */
+ * (page_size keys per request, 0 for the server's default); fn returns
+ * false to stop early (not an error). */
 typedef bool (*object_list_fn)(void *ctx, const char *key, uint64_t size);
 bool object_store_list(struct object_store *os, const char *prefix, int page_size,
                        object_list_fn fn, void *ctx, char *err, size_t errlen);
@@ -135,7 +148,5 @@ bool object_upload_write(struct object_upload *u, const void *data, size_t len, 
                          size_t errlen);
 bool object_upload_finish(struct object_upload *u, char *err, size_t errlen);
 void object_upload_abort(struct object_upload *u);
-
-const struct object_store_stats *object_store_stats(const struct object_store *os);
 
 #endif
