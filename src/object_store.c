@@ -1,39 +1,12 @@
-/* object_store.c -- see object_store.h for the contract. */
-#define _GNU_SOURCE /* memmem, usleep */
+/* object_store.c -- see object_store.h for the contract. The public
+ * functions call the target's operations (store_backend.h): store_s3.c or
+ * store_file.c, chosen once in object_store_new(). */
 #include "object_store.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
-
-#include "clock.h"
-#include "sigv4.h"
-#include "xalloc.h"
-
-#define MIN_PART_SIZE ((size_t)5 << 20)
-
-struct object_store {
-    struct object_store_config cfg;
-    char *endpoint, *bucket, *region, *access_key, *secret_key, *session_token, *ca_bundle;
-    char *root; /* file:// target: the directory, else NULL */
-    CURL *curl;
-    struct buf body, headers; /* the last response */
-    long status;
-    uint64_t rng;
-    struct object_store_stats stats;
-    struct metric_family *m_requests, *m_retries, *m_errors, *m_duration;
-};
+#include "store_backend.h"
 
 void object_store_config_default(struct object_store_config *cfg)
 {
@@ -48,110 +21,18 @@ void object_store_config_default(struct object_store_config *cfg)
     cfg->part_size = (size_t)16 << 20;
 }
 
-void object_store_config_from(struct object_store_config *out, const struct config *cfg,
-                              const struct log *lg)
-{
-    object_store_config_default(out);
-    out->endpoint = cfg->minio_endpoint;
-    out->use_ssl = cfg->minio_use_ssl;
-    out->conditional_writes = cfg->minio_conditional_writes;
-    out->ca_bundle = cfg->minio_ca_bundle;
-    out->tls_verify = cfg->minio_tls_verify;
-    out->payload_signing = cfg->minio_payload_signing;
-    out->bucket = cfg->minio_bucket;
-    out->region = cfg->minio_region;
-    out->access_key = cfg->minio_access_key;
-    out->secret_key = cfg->minio_secret_key;
-    out->session_token = cfg->minio_session_token;
-    out->timeout_s = cfg->minio_timeout_s;
-    out->max_attempts = cfg->minio_max_attempts;
-    out->retry_base_ms = cfg->minio_retry_base_ms;
-    out->multipart_threshold = (size_t)cfg->minio_multipart_threshold;
-    out->part_size = (size_t)cfg->minio_part_size;
-    out->log = lg;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 struct object_store *object_store_new(const struct object_store_config *cfg, char *err,
                                       size_t errlen)
 {
-    struct object_store *os = xcalloc(1, sizeof *os);
-    os->cfg = *cfg;
-    os->endpoint = xstrdup(cfg->endpoint);
-    os->bucket = xstrdup(cfg->bucket);
-    os->region = xstrdup(cfg->region ? cfg->region : "us-east-1");
-    os->access_key = dup_or_null(cfg->access_key);
-    os->secret_key = dup_or_null(cfg->secret_key);
-    os->session_token = dup_or_null(cfg->session_token);
-    os->ca_bundle = dup_or_null(cfg->ca_bundle);
-    if (os->cfg.part_size < MIN_PART_SIZE)
-        os->cfg.part_size = MIN_PART_SIZE;
-    if (os->cfg.multipart_threshold < os->cfg.part_size)
-        os->cfg.multipart_threshold = os->cfg.part_size;
-    if (os->cfg.max_attempts < 1)
-        os->cfg.max_attempts = 1;
-    os->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)os ^
-              0x9E3779B97F4A7C15ULL; /* the address: workers started together jitter apart */
-    os->m_requests = metrics_family(cfg->metrics, "cdcw_s3_requests_total",
-                                    "Object store requests sent, retries included.", METRIC_COUNTER,
-                                    "method", NULL, 0);
-    os->m_retries = metrics_family(cfg->metrics, "cdcw_s3_retries_total",
-                                   "Object store requests retried after a retryable failure.",
-                                   METRIC_COUNTER, "method", NULL, 0);
-    os->m_errors = metrics_family(cfg->metrics, "cdcw_s3_errors_total",
-                                  "Failed object store request attempts by S3 error code, HTTP "
-                                  "status, timeout or connection.",
-                                  METRIC_COUNTER, "code", NULL, 0);
-    os->m_duration = metrics_family(cfg->metrics, "cdcw_s3_request_duration_seconds",
-                                    "Duration of one object store request attempt.", METRIC_HISTOGRAM,
-                                    "method", metrics_latency_buckets, metrics_latency_nbuckets);
-    if (strncmp(cfg->endpoint, "file://", 7) == 0) {
-        os->root = xstrdup(cfg->endpoint + 7);
-        return os;
-    }
-    os->curl = curl_easy_init();
-    if (os->curl == NULL) {
-        set_err(err, errlen, "object store: cannot initialize libcurl");
-        object_store_free(os);
-        return NULL;
-    }
-    if (cfg->use_ssl && !cfg->tls_verify && cfg->log != NULL)
-        log_warn(cfg->log, "TLS certificate verification of the object store is OFF "
-                           "(MINIO_TLS_VERIFY=false): connections can be intercepted");
-    return os;
+    if (strncmp(cfg->endpoint, "file://", 7) == 0)
+        return store_file_new(cfg, cfg->endpoint + 7, err, errlen);
+    return store_s3_new(cfg, err, errlen);
 }
 
 void object_store_free(struct object_store *os)
 {
-    if (os == NULL)
-        return;
-    if (os->curl)
-        curl_easy_cleanup(os->curl);
-    secret_free(os->secret_key);
-    free(os->endpoint);
-    free(os->bucket);
-    free(os->region);
-    free(os->access_key);
-    free(os->session_token);
-    free(os->ca_bundle);
-    free(os->root);
-    buf_free(&os->body);
-    buf_free(&os->headers);
-    free(os);
+    if (os != NULL)
+        os->ops->free(os);
 }
 
 const struct object_store_stats *object_store_stats(const struct object_store *os)
@@ -159,656 +40,56 @@ const struct object_store_stats *object_store_stats(const struct object_store *o
     return &os->stats;
 }
 
-/* ---------- HTTP ---------- */
-
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    buf_append(ctx, data, size * n);
-    return size * n;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ctx)
-{
-    buf_append(ctx, data, size * n);
-    return size * n;
-}
-
-/* The text of <tag>...</tag> in xml, XML entities decoded; false if absent. */
-static bool xml_text(const char *xml, size_t len, const char *tag, char *out, size_t outlen)
-{
-    char open[64], close[64];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    const char *end = xml + len;
-    const char *a = xml;
-    size_t ol = strlen(open);
-    for (; a + ol <= end; a++)
-        if (memcmp(a, open, ol) == 0)
-            break;
-    if (a + ol > end)
-        return false;
-    a += ol;
-    const char *b = a;
-    size_t cl = strlen(close);
-    for (; b + cl <= end; b++)
-        if (memcmp(b, close, cl) == 0)
-            break;
-    if (b + cl > end)
-        return false;
-    size_t k = 0;
-    for (const char *p = a; p < b && k + 1 < outlen; p++) {
-        if (*p == '&') {
-            static const struct {
-                const char *entity;
-                char ch;
-            } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-            bool done = false;
-            for (size_t e = 0; e < 5 && !done; e++) {
-                size_t el = strlen(ents[e].entity);
-                if ((size_t)(b - p) >= el && memcmp(p, ents[e].entity, el) == 0) {
-                    out[k++] = ents[e].ch;
-                    p += el - 1;
-                    done = true;
-                }
-            }
-            if (!done && p + 2 < b && p[1] == '#') {
-                char *semi;
-                long cp = p[2] == 'x' ? strtol(p + 3, &semi, 16) : strtol(p + 2, &semi, 10);
-                if (semi < b && *semi == ';' && cp > 0 && cp < 0x80) {
-                    out[k++] = (char)cp;
-                    p = semi;
-                    done = true;
-                }
-            }
-            if (!done)
-                out[k++] = *p;
-        } else {
-            out[k++] = *p;
-        }
-    }
-    out[k] = '\0';
-    return true;
-}
-
-struct request {
-    const char *method;
-    const char *key; /* NULL: the bucket itself */
-    const struct sigv4_param *params;
-    size_t nparams;
-    const void *body;
-    size_t body_len;
-    const char *content_type;
-    const struct object_meta *meta; /* sent and signed as x-amz-meta-<name> */
-    size_t nmeta;
-    bool if_absent; /* If-None-Match: *: 412 when the key exists */
-};
-
-enum { MAX_META = 8 };
-
-static void build_url(struct object_store *os, const struct request *rq, struct buf *path,
-                      struct buf *url)
-{
-    buf_reset(path);
-    buf_push(path, '/');
-    buf_append(path, os->bucket, strlen(os->bucket));
-    if (rq->key != NULL) {
-        buf_push(path, '/');
-        buf_append(path, rq->key, strlen(rq->key));
-    }
-    buf_push(path, '\0');
-    path->len--;
-    buf_reset(url);
-    const char *scheme = os->cfg.use_ssl ? "https://" : "http://";
-    buf_append(url, scheme, strlen(scheme));
-    buf_append(url, os->endpoint, strlen(os->endpoint));
-    sigv4_uri_encode((const char *)path->data, path->len, 1, url);
-    for (size_t i = 0; i < rq->nparams; i++) {
-        buf_push(url, i == 0 ? '?' : '&');
-        sigv4_uri_encode(rq->params[i].name, strlen(rq->params[i].name), 0, url);
-        buf_push(url, '=');
-        const char *v = rq->params[i].value ? rq->params[i].value : "";
-        sigv4_uri_encode(v, strlen(v), 0, url);
-    }
-    buf_push(url, '\0');
-}
-
-static bool retryable(CURLcode cc, long status, const char *code)
-{
-    if (cc != CURLE_OK)
-        return cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_PEER_FAILED_VERIFICATION &&
-               cc != CURLE_URL_MALFORMAT && cc != CURLE_UNSUPPORTED_PROTOCOL;
-    if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504)
-        return true;
-    return status == 400 && (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0);
-}
-
-static void backoff(struct object_store *os, int attempt)
-{
-    long ms = os->cfg.retry_base_ms;
-    for (int i = 1; i < attempt && ms < os->cfg.retry_cap_ms; i++)
-        ms *= 2;
-    if (ms > os->cfg.retry_cap_ms)
-        ms = os->cfg.retry_cap_ms;
-    os->rng ^= os->rng << 13;
-    os->rng ^= os->rng >> 7;
-    os->rng ^= os->rng << 17;
-    long jittered = ms / 2 + (long)(os->rng % (uint64_t)(ms / 2 + 1)); /* equal jitter */
-    usleep((useconds_t)jittered * 1000);
-}
-
-static void count_attempt(struct object_store *os, const char *method, double seconds,
-                          CURLcode cc, long status, const char *code, bool retrying)
-{
-    if (os->cfg.metrics == NULL)
-        return;
-    const char *m[] = {method};
-    metric_add(metric_series(os->m_requests, m), 1);
-    metric_observe(metric_series(os->m_duration, m), seconds);
-    if (retrying)
-        metric_add(metric_series(os->m_retries, m), 1);
-    if (cc == CURLE_OK && status >= 200 && status < 300)
-        return;
-    char text[160];
-    if (code[0])
-        snprintf(text, sizeof text, "%s", code);
-    else if (cc == CURLE_OPERATION_TIMEDOUT)
-        snprintf(text, sizeof text, "timeout");
-    else if (cc != CURLE_OK)
-        snprintf(text, sizeof text, "connection");
-    else
-        snprintf(text, sizeof text, "HTTP_%ld", status);
-    const char *c[] = {text};
-    metric_add(metric_series(os->m_errors, c), 1);
-}
-
-/* One request with retries. On success the response is in os->body/headers
- * and os->status is 2xx. `what` names the operation in errors. */
-static bool perform(struct object_store *os, const struct request *rq, const char *what,
-                    char *err, size_t errlen)
-{
-    struct buf path = {0}, url = {0};
-    build_url(os, rq, &path, &url);
-    char payload_hash[65];
-    bool sign_body = os->cfg.payload_signing == PAYLOAD_SIGNING_SIGNED ||
-                     (os->cfg.payload_signing == PAYLOAD_SIGNING_AUTO && !os->cfg.use_ssl);
-    if (rq->body_len > 0 && !sign_body)
-        snprintf(payload_hash, sizeof payload_hash, "UNSIGNED-PAYLOAD");
-    else
-        sigv4_sha256_hex(rq->body ? rq->body : "", rq->body_len, payload_hash);
-    bool ok = false;
-    for (int attempt = 1; attempt <= os->cfg.max_attempts; attempt++) {
-        char amz_date[17];
-        sigv4_amz_date((long long)time(NULL), amz_date);
-        struct sigv4_header sh[4 + MAX_META];
-        char meta_names[MAX_META][80];
-        size_t nh = 0;
-        sh[nh++] = (struct sigv4_header){"host", os->endpoint};
-        sh[nh++] = (struct sigv4_header){"x-amz-content-sha256", payload_hash};
-        sh[nh++] = (struct sigv4_header){"x-amz-date", amz_date};
-        if (os->session_token)
-            sh[nh++] = (struct sigv4_header){"x-amz-security-token", os->session_token};
-        for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
-            snprintf(meta_names[i], sizeof meta_names[i], "x-amz-meta-%s", rq->meta[i].name);
-            sh[nh++] = (struct sigv4_header){meta_names[i], rq->meta[i].value};
-        }
-        struct sigv4_request sreq = {
-            .method = rq->method, .path = (const char *)path.data, .params = rq->params,
-            .nparams = rq->nparams, .headers = sh, .nheaders = nh, .payload_sha256 = payload_hash,
-            .amz_date = amz_date, .region = os->region, .service = "s3",
-            .access_key = os->access_key ? os->access_key : "",
-            .secret_key = os->secret_key ? os->secret_key : "",
-        };
-        struct sigv4_result sres = {0};
-        sigv4_sign(&sreq, &sres);
-
-        struct curl_slist *hl = NULL;
-        char line[1024];
-        snprintf(line, sizeof line, "Host: %s", os->endpoint);
-        hl = curl_slist_append(hl, line);
-        snprintf(line, sizeof line, "x-amz-content-sha256: %s", payload_hash);
-        hl = curl_slist_append(hl, line);
-        snprintf(line, sizeof line, "x-amz-date: %s", amz_date);
-        hl = curl_slist_append(hl, line);
-        if (os->session_token) {
-            struct buf tok = {0};
-            buf_append(&tok, "x-amz-security-token: ", 22);
-            buf_append(&tok, os->session_token, strlen(os->session_token) + 1);
-            hl = curl_slist_append(hl, (const char *)tok.data);
-            buf_free(&tok);
-        }
-        for (size_t i = 0; i < rq->nmeta && i < MAX_META; i++) {
-            snprintf(line, sizeof line, "%s: %s", meta_names[i], rq->meta[i].value);
-            hl = curl_slist_append(hl, line);
-        }
-        struct buf auth = {0};
-        buf_append(&auth, "Authorization: ", 15);
-        buf_append(&auth, sres.authorization.data, sres.authorization.len + 1);
-        hl = curl_slist_append(hl, (const char *)auth.data);
-        buf_free(&auth);
-        sigv4_result_free(&sres);
-        snprintf(line, sizeof line, "Content-Type: %s",
-                 rq->content_type ? rq->content_type : "application/octet-stream");
-        hl = curl_slist_append(hl, line);
-        hl = curl_slist_append(hl, "Expect:");
-        if (rq->if_absent)
-            hl = curl_slist_append(hl, "If-None-Match: *");
-
-        CURL *c = os->curl;
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, (const char *)url.data);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)os->cfg.timeout_s);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(os->cfg.timeout_s < 10 ? os->cfg.timeout_s : 10));
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &os->body);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, &os->headers);
-        if (os->cfg.use_ssl) {
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, os->cfg.tls_verify ? 1L : 0L);
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, os->cfg.tls_verify ? 2L : 0L);
-            if (os->ca_bundle)
-                curl_easy_setopt(c, CURLOPT_CAINFO, os->ca_bundle);
-        }
-        if (strcmp(rq->method, "HEAD") == 0) {
-            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        } else if (strcmp(rq->method, "GET") != 0) {
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-        }
-        buf_reset(&os->body);
-        buf_reset(&os->headers);
-        os->stats.requests++;
-        double started = clock_mono_s();
-        CURLcode cc = curl_easy_perform(c);
-        double took = clock_mono_s() - started;
-        curl_slist_free_all(hl);
-        os->status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &os->status);
-        if (cc == CURLE_OK && os->status >= 200 && os->status < 300) {
-            count_attempt(os, rq->method, took, cc, os->status, "", false);
-            os->stats.bytes_sent += rq->body_len;
-            ok = true;
-            break;
-        }
-        char code[128] = "", message[512] = "";
-        if (cc == CURLE_OK) {
-            xml_text((const char *)os->body.data, os->body.len, "Code", code, sizeof code);
-            xml_text((const char *)os->body.data, os->body.len, "Message", message, sizeof message);
-        }
-        bool again = retryable(cc, os->status, code) && attempt < os->cfg.max_attempts;
-        count_attempt(os, rq->method, took, cc, os->status, code, again);
-        if (cc != CURLE_OK)
-            set_err(err, errlen, "%s: %s (attempt %d of %d)", what, curl_easy_strerror(cc), attempt,
-                    os->cfg.max_attempts);
-        else
-            set_err(err, errlen, "%s: HTTP %ld%s%s%s%s (attempt %d of %d)", what, os->status,
-                    code[0] ? " " : "", code, message[0] ? ": " : "", message, attempt,
-                    os->cfg.max_attempts);
-        if (!again)
-            break;
-        os->stats.retries++;
-        if (os->cfg.log)
-            log_warn(os->cfg.log, "%s; retrying", err);
-        backoff(os, attempt);
-    }
-    if (!ok)
-        os->stats.failures++;
-    buf_free(&path);
-    buf_free(&url);
-    return ok;
-}
-
-/* ---------- local directory target ---------- */
-
-static char *file_path(const struct object_store *os, const char *key)
-{
-    size_t n = strlen(os->root) + strlen(os->bucket) + (key ? strlen(key) : 0) + 3;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s%s%s", os->root, os->bucket, key ? "/" : "", key ? key : "");
-    return p;
-}
-
-static bool make_parents(char *path, char *err, size_t errlen)
-{
-    for (char *s = path + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        int rc = mkdir(path, 0755);
-        *s = '/';
-        if (rc != 0 && errno != EEXIST) {
-            set_err(err, errlen, "cannot create directory for %s: %s", path, strerror(errno));
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool file_key_ok(const char *key, char *err, size_t errlen)
-{
-    if (key[0] == '/' || strstr(key, "..") != NULL) {
-        set_err(err, errlen, "object key '%s' is not allowed for a file:// target", key);
-        return false;
-    }
-    return true;
-}
-
-/* A file:// object's metadata lives in dir/.cdcw-meta/bucket/key, one
- * "name=value" line each, outside the bucket's tree so no listing sees it. */
-static char *file_meta_path(const struct object_store *os, const char *key)
-{
-    size_t n = strlen(os->root) + strlen(os->bucket) + strlen(key) + 16;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/.cdcw-meta/%s/%s", os->root, os->bucket, key);
-    return p;
-}
-
-static bool file_put_meta(struct object_store *os, const char *key, const struct object_meta *meta,
-                          size_t nmeta, char *err, size_t errlen)
-{
-    char *path = file_meta_path(os, key);
-    bool ok = true;
-    if (nmeta == 0) {
-        unlink(path); /* none, or a stale one from an earlier object */
-    } else if ((ok = make_parents(path, err, errlen))) {
-        FILE *f = fopen(path, "w");
-        ok = f != NULL;
-        for (size_t i = 0; ok && i < nmeta; i++)
-            ok = fprintf(f, "%s=%s\n", meta[i].name, meta[i].value) > 0;
-        if (f != NULL && fclose(f) != 0)
-            ok = false;
-        if (!ok)
-            set_err(err, errlen, "put %s: cannot write its metadata to %s: %s", key, path, strerror(errno));
-    }
-    free(path);
-    return ok;
-}
-
-/* The metadata is written first: an object is never seen with another's. */
-static bool file_put(struct object_store *os, const char *key, const void *data, size_t len,
-                     const struct object_meta *meta, size_t nmeta, bool if_absent, char *err, size_t errlen)
-{
-    if (!file_key_ok(key, err, errlen))
-        return false;
-    char *final = file_path(os, key);
-    if (if_absent && access(final, F_OK) == 0) { /* one writer per directory: no race to lose */
-        os->status = 412;
-        set_err(err, errlen, "put %s: the file exists", key);
-        free(final);
-        return false;
-    }
-    if (!file_put_meta(os, key, meta, nmeta, err, errlen)) {
-        free(final);
-        return false;
-    }
-    size_t tl = strlen(final) + 32;
-    char *tmp = xmalloc(tl);
-    snprintf(tmp, tl, "%s.tmp-%ld", final, (long)getpid());
-    bool ok = make_parents(final, err, errlen);
-    int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
-    if (ok && fd < 0) {
-        set_err(err, errlen, "put %s: cannot create %s: %s", key, tmp, strerror(errno));
-        ok = false;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (ok && left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            set_err(err, errlen, "put %s: write failed: %s", key, strerror(errno));
-            ok = false;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fd >= 0) {
-        if (ok && fsync(fd) != 0) {
-            set_err(err, errlen, "put %s: fsync failed: %s", key, strerror(errno));
-            ok = false;
-        }
-        close(fd);
-    }
-    if (ok && rename(tmp, final) != 0) {
-        set_err(err, errlen, "put %s: rename failed: %s", key, strerror(errno));
-        ok = false;
-    }
-    if (!ok && fd >= 0)
-        unlink(tmp);
-    if (ok)
-        os->stats.bytes_sent += len;
-    free(tmp);
-    free(final);
-    return ok;
-}
-
-static bool file_get(struct object_store *os, const char *key, struct buf *out, char *err,
-                     size_t errlen)
-{
-    if (!file_key_ok(key, err, errlen))
-        return false;
-    char *path = file_path(os, key);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        set_err(err, errlen, "get %s: %s", key, strerror(errno));
-        free(path);
-        return false;
-    }
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(out, chunk, n);
-    fclose(f);
-    free(path);
-    return true;
-}
-
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void walk(const char *dir, const char *rel, char ***keys, size_t *n, size_t *cap)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strstr(e->d_name, ".tmp-"))
-            continue;
-        size_t pl = strlen(dir) + strlen(e->d_name) + 2;
-        char *full = xmalloc(pl);
-        snprintf(full, pl, "%s/%s", dir, e->d_name);
-        size_t rl = strlen(rel) + strlen(e->d_name) + 2;
-        char *r = xmalloc(rl);
-        snprintf(r, rl, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
-        struct stat st;
-        if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-            walk(full, r, keys, n, cap);
-            free(r);
-        } else {
-            if (*n == *cap) {
-                *cap = *cap ? *cap * 2 : 64;
-                *keys = xrealloc(*keys, *cap * sizeof **keys);
-            }
-            (*keys)[(*n)++] = r;
-        }
-        free(full);
-    }
-    closedir(d);
-}
-
-static bool file_list(struct object_store *os, const char *prefix, object_list_fn fn, void *ctx)
-{
-    char *root = file_path(os, NULL);
-    char **keys = NULL;
-    size_t n = 0, cap = 0;
-    walk(root, "", &keys, &n, &cap);
-    qsort(keys, n, sizeof *keys, compare_strings);
-    bool ok = true;
-    size_t pl = strlen(prefix);
-    for (size_t i = 0; i < n; i++) {
-        if (ok && strncmp(keys[i], prefix, pl) == 0) {
-            char *path = file_path(os, keys[i]);
-            struct stat st;
-            ok = stat(path, &st) != 0 || fn(ctx, keys[i], (uint64_t)st.st_size);
-            free(path);
-        }
-        free(keys[i]);
-    }
-    free(keys);
-    free(root);
-    return ok;
-}
-
-/* ---------- operations ---------- */
-
 bool object_store_check_bucket(struct object_store *os, bool create, char *err, size_t errlen)
 {
-    if (os->root != NULL) {
-        char *path = file_path(os, NULL);
-        struct stat st;
-        bool ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-        if (!ok && create) {
-            char *with_slash = xmalloc(strlen(path) + 2);
-            sprintf(with_slash, "%s/", path);
-            ok = make_parents(with_slash, err, errlen);
-            free(with_slash);
-        } else if (!ok) {
-            set_err(err, errlen, "bucket '%s' does not exist: no directory %s (set "
-                                 "MINIO_CREATE_BUCKET=true to create it)",
-                    os->bucket, path);
-        }
-        free(path);
-        return ok;
-    }
-    struct request rq = {.method = "HEAD"};
-    char what[256];
-    snprintf(what, sizeof what, "HeadBucket %s", os->bucket);
-    if (perform(os, &rq, what, err, errlen))
-        return true;
-    if (os->status == 404 && create) {
-        struct request mk = {.method = "PUT"};
-        snprintf(what, sizeof what, "CreateBucket %s", os->bucket);
-        return perform(os, &mk, what, err, errlen);
-    }
-    if (os->status == 404)
-        set_err(err, errlen, "bucket '%s' does not exist at %s (HTTP 404; set MINIO_CREATE_BUCKET=true "
-                             "to create it)",
-                os->bucket, os->endpoint);
-    else if (os->status == 403)
-        set_err(err, errlen, "access to bucket '%s' at %s is denied (HTTP 403): check MINIO_ACCESS_KEY "
-                             "and MINIO_SECRET_KEY, and the bucket policy",
-                os->bucket, os->endpoint);
-    else if (os->status == 400 || os->status == 301)
-        set_err(err, errlen, "bucket '%s' at %s: HTTP %ld (check MINIO_REGION, now '%s')", os->bucket,
-                os->endpoint, os->status, os->region);
-    return false;
+    return os->ops->check_bucket(os, create, err, errlen);
 }
+
+bool object_store_put(struct object_store *os, const char *key, const void *data, size_t len,
+                      char *err, size_t errlen)
+{
+    return object_store_put_meta(os, key, data, len, NULL, 0, err, errlen);
+}
+
+bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
+                           const struct object_meta *meta, size_t nmeta, char *err, size_t errlen)
+{
+    return os->ops->put(os, key, data, len, meta, nmeta, false, err, errlen) == OBJECT_PUT_STORED;
+}
+
+enum object_put_result object_store_put_new(struct object_store *os, const char *key, const void *data,
+                                            size_t len, const struct object_meta *meta, size_t nmeta,
+                                            char *err, size_t errlen)
+{
+    return os->ops->put(os, key, data, len, meta, nmeta, true, err, errlen);
+}
+
+bool object_store_delete(struct object_store *os, const char *key, char *err, size_t errlen)
+{
+    return os->ops->remove(os, key, err, errlen);
+}
+
+bool object_store_head(struct object_store *os, const char *key, const char *name, bool *found,
+                       char *value, size_t vlen, char *err, size_t errlen)
+{
+    value[0] = '\0';
+    *found = false;
+    return os->ops->head(os, key, name, found, value, vlen, err, errlen);
+}
+
+/* ---------- for the test tools ---------- */
 
 bool object_store_get(struct object_store *os, const char *key, struct buf *out, char *err,
                       size_t errlen)
 {
-    if (os->root != NULL)
-        return file_get(os, key, out, err, errlen);
-    struct request rq = {.method = "GET", .key = key};
-    char what[1200];
-    snprintf(what, sizeof what, "GetObject %s", key);
-    if (!perform(os, &rq, what, err, errlen))
-        return false;
-    buf_append(out, os->body.data, os->body.len);
-    return true;
+    return os->ops->get(os, key, out, err, errlen);
 }
 
 bool object_store_list(struct object_store *os, const char *prefix, int page_size,
                        object_list_fn fn, void *ctx, char *err, size_t errlen)
 {
-    if (os->root != NULL)
-        return file_list(os, prefix, fn, ctx);
-    char token[2048] = "";
-    char max_keys[16];
-    snprintf(max_keys, sizeof max_keys, "%d", page_size);
-    for (;;) {
-        struct sigv4_param params[4];
-        size_t np = 0;
-        params[np++] = (struct sigv4_param){"list-type", "2"};
-        params[np++] = (struct sigv4_param){"prefix", prefix};
-        if (page_size > 0)
-            params[np++] = (struct sigv4_param){"max-keys", max_keys};
-        if (token[0])
-            params[np++] = (struct sigv4_param){"continuation-token", token};
-        struct request rq = {.method = "GET", .params = params, .nparams = np};
-        char what[1200];
-        snprintf(what, sizeof what, "ListObjectsV2 %s", prefix);
-        if (!perform(os, &rq, what, err, errlen))
-            return false;
-        const char *xml = (const char *)os->body.data;
-        size_t len = os->body.len;
-        const char *p = xml, *end = xml + len;
-        while (p < end) {
-            const char *c = memmem(p, (size_t)(end - p), "<Contents>", 10);
-            if (c == NULL)
-                break;
-            const char *ce = memmem(c, (size_t)(end - c), "</Contents>", 11);
-            if (ce == NULL)
-                break;
-            char key[2048], size[32] = "0";
-            if (xml_text(c, (size_t)(ce - c), "Key", key, sizeof key)) {
-                xml_text(c, (size_t)(ce - c), "Size", size, sizeof size);
-                if (!fn(ctx, key, strtoull(size, NULL, 10)))
-                    return true;
-            }
-            p = ce + 11;
-        }
-        char truncated[16] = "";
-        xml_text(xml, len, "IsTruncated", truncated, sizeof truncated);
-        if (strcmp(truncated, "true") != 0 ||
-            !xml_text(xml, len, "NextContinuationToken", token, sizeof token) || !token[0])
-            return true;
-    }
+    return os->ops->list(os, prefix, page_size, fn, ctx, err, errlen);
 }
-
-/* ---------- uploads ---------- */
-
-/* The value of header `name` (case-insensitive) in raw response headers. */
-static bool header_value(const struct buf *headers, const char *name, char *out, size_t outlen)
-{
-    const char *h = (const char *)headers->data;
-    size_t nl = strlen(name);
-    for (size_t i = 0; i + nl < headers->len; i++) {
-        if ((i == 0 || h[i - 1] == '\n') && strncasecmp(h + i, name, nl) == 0 && h[i + nl] == ':') {
-            const char *v = h + i + nl + 1;
-            const char *end = h + headers->len;
-            while (v < end && *v == ' ')
-                v++;
-            size_t vl = 0;
-            while (v + vl < end && v[vl] != '\r' && v[vl] != '\n')
-                vl++;
-            snprintf(out, outlen, "%.*s", (int)vl, v);
-            return true;
-        }
-    }
-    return false;
-}
-
-
-struct object_upload {
-    struct object_store *os;
-    char *key;
-    const struct object_meta *meta;
-    size_t nmeta;
-    struct buf pending; /* bytes not yet sent */
-    char upload_id[1024];
-    struct buf completion; /* <Part>...</Part> list */
-    int parts;
-    bool failed;
-    bool if_absent; /* on the PutObject or the CompleteMultipartUpload */
-};
 
 struct object_upload *object_upload_begin(struct object_store *os, const char *key)
 {
@@ -818,289 +99,33 @@ struct object_upload *object_upload_begin(struct object_store *os, const char *k
 struct object_upload *object_upload_begin_meta(struct object_store *os, const char *key,
                                                const struct object_meta *meta, size_t nmeta)
 {
-    struct object_upload *u = xcalloc(1, sizeof *u);
-    u->os = os;
-    u->key = xstrdup(key);
-    u->meta = meta;
-    u->nmeta = nmeta;
-    return u;
-}
-
-static bool upload_part(struct object_upload *u, const void *data, size_t len, char *err,
-                        size_t errlen)
-{
-    struct object_store *os = u->os;
-    char what[1200];
-    if (u->upload_id[0] == '\0') {
-        struct sigv4_param p[] = {{"uploads", ""}};
-        struct request rq = {.method = "POST", .key = u->key, .params = p, .nparams = 1,
-                             .meta = u->meta, .nmeta = u->nmeta};
-        snprintf(what, sizeof what, "CreateMultipartUpload %s", u->key);
-        if (!perform(os, &rq, what, err, errlen))
-            return false;
-        if (!xml_text((const char *)os->body.data, os->body.len, "UploadId", u->upload_id,
-                      sizeof u->upload_id) ||
-            !u->upload_id[0]) {
-            set_err(err, errlen, "%s: no UploadId in the answer", what);
-            return false;
-        }
-    }
-    char number[16];
-    snprintf(number, sizeof number, "%d", u->parts + 1);
-    struct sigv4_param p[] = {{"partNumber", number}, {"uploadId", u->upload_id}};
-    struct request rq = {.method = "PUT", .key = u->key, .params = p, .nparams = 2, .body = data,
-                         .body_len = len};
-    snprintf(what, sizeof what, "UploadPart %s part %s", u->key, number);
-    if (!perform(os, &rq, what, err, errlen))
-        return false;
-    /* The ETag response header identifies the part in the completion. */
-    char etag[401];
-    if (!header_value(&os->headers, "etag", etag, sizeof etag)) {
-        set_err(err, errlen, "%s: no ETag in the answer", what);
-        return false;
-    }
-    char line[512];
-    snprintf(line, sizeof line, "<Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>", number, etag);
-    buf_append(&u->completion, line, strlen(line));
-    u->parts++;
-    return true;
+    return os->ops->upload_begin(os, key, meta, nmeta);
 }
 
 bool object_upload_write(struct object_upload *u, const void *data, size_t len, char *err,
                          size_t errlen)
 {
     if (u->failed) {
-        set_err(err, errlen, "upload of %s already failed", u->key);
+        snprintf(err, errlen, "upload of %s already failed", u->key);
         return false;
     }
-    buf_append(&u->pending, data, len);
-    if (u->os->root != NULL)
-        return true;
-    /* Send full parts once the object is known to exceed the threshold. */
-    size_t part = u->os->cfg.part_size;
-    if (u->parts > 0 || u->pending.len > u->os->cfg.multipart_threshold) {
-        size_t sent = 0;
-        while (u->pending.len - sent >= part + 1) { /* keep bytes for a non-empty last part */
-            if (!upload_part(u, u->pending.data + sent, part, err, errlen)) {
-                u->failed = true;
-                return false;
-            }
-            sent += part;
-        }
-        memmove(u->pending.data, u->pending.data + sent, u->pending.len - sent);
-        u->pending.len -= sent;
-    }
-    return true;
-}
-
-static void abort_multipart(struct object_upload *u)
-{
-    if (u->upload_id[0] == '\0')
-        return;
-    char err[512];
-    struct sigv4_param p[] = {{"uploadId", u->upload_id}};
-    struct request rq = {.method = "DELETE", .key = u->key, .params = p, .nparams = 1};
-    if (!perform(u->os, &rq, "AbortMultipartUpload", err, sizeof err) && u->os->cfg.log)
-        log_warn(u->os->cfg.log, "%s (the incomplete upload of %s is left to the bucket's lifecycle "
-                                 "rules)",
-                 err, u->key);
-    u->upload_id[0] = '\0';
-}
-
-static void upload_free(struct object_upload *u)
-{
-    buf_free(&u->pending);
-    buf_free(&u->completion);
-    free(u->key);
-    free(u);
-}
-
-void object_upload_abort(struct object_upload *u)
-{
-    if (u == NULL)
-        return;
-    abort_multipart(u);
-    upload_free(u);
-}
-
-/* CompleteMultipartUpload over the parts sent so far. */
-static bool complete_multipart(struct object_upload *u, char *err, size_t errlen)
-{
-    struct object_store *os = u->os;
-    struct buf xml = {0};
-    const char *head = "<CompleteMultipartUpload>";
-    buf_append(&xml, head, strlen(head));
-    buf_append(&xml, u->completion.data, u->completion.len);
-    const char *tail = "</CompleteMultipartUpload>";
-    buf_append(&xml, tail, strlen(tail));
-    struct sigv4_param p[] = {{"uploadId", u->upload_id}};
-    struct request rq = {.method = "POST", .key = u->key, .params = p, .nparams = 1, .body = xml.data,
-                         .body_len = xml.len, .content_type = "application/xml", .if_absent = u->if_absent};
-    char what[1200];
-    snprintf(what, sizeof what, "CompleteMultipartUpload %s", u->key);
-    bool ok = perform(os, &rq, what, err, errlen);
-    /* S3 can answer 200 with an error in the body. */
-    char code[128];
-    if (ok && memmem(os->body.data, os->body.len, "<Error>", 7) != NULL &&
-        xml_text((const char *)os->body.data, os->body.len, "Code", code, sizeof code)) {
-        set_err(err, errlen, "%s: %s", what, code);
-        ok = false;
-    }
-    buf_free(&xml);
-    if (ok)
-        u->upload_id[0] = '\0';
-    return ok;
-}
-
-/* Sends data[0..len) in parts (the last may be small), then completes. */
-static bool send_parts(struct object_upload *u, const char *data, size_t len, char *err, size_t errlen)
-{
-    size_t part = u->os->cfg.part_size;
-    bool ok = true;
-    for (size_t sent = 0; ok && sent < len;) {
-        size_t n = len - sent > part ? part : len - sent;
-        ok = upload_part(u, data + sent, n, err, errlen);
-        sent += n;
-    }
-    return ok && complete_multipart(u, err, errlen);
-}
-
-/* Ends an upload: a failed one is aborted, keeping the failure's status (not
- * the abort's). Frees u; returns ok. */
-static bool end_upload(struct object_upload *u, bool ok)
-{
-    if (!ok) {
-        long status = u->os->status;
-        abort_multipart(u);
-        u->os->status = status;
-    }
-    upload_free(u);
-    return ok;
+    if (!u->os->ops->upload_write(u, data, len, err, errlen))
+        u->failed = true;
+    return !u->failed;
 }
 
 bool object_upload_finish(struct object_upload *u, char *err, size_t errlen)
 {
-    struct object_store *os = u->os;
-    bool ok = !u->failed;
-    if (!ok)
-        set_err(err, errlen, "upload of %s already failed", u->key);
-    if (ok && os->root != NULL) {
-        ok = file_put(os, u->key, u->pending.data, u->pending.len, u->meta, u->nmeta, u->if_absent, err, errlen);
-    } else if (ok && u->parts == 0 && u->pending.len <= os->cfg.multipart_threshold) {
-        struct request rq = {.method = "PUT", .key = u->key, .body = u->pending.data,
-                             .body_len = u->pending.len, .meta = u->meta, .nmeta = u->nmeta,
-                             .if_absent = u->if_absent};
-        char what[1200];
-        snprintf(what, sizeof what, "PutObject %s", u->key);
-        ok = perform(os, &rq, what, err, errlen);
-    } else if (ok) {
-        ok = send_parts(u, (const char *)u->pending.data, u->pending.len, err, errlen); /* the rest */
-    }
-    return end_upload(u, ok);
-}
-
-bool object_store_put(struct object_store *os, const char *key, const void *data, size_t len,
-                      char *err, size_t errlen)
-{
-    return object_store_put_meta(os, key, data, len, NULL, 0, err, errlen);
-}
-
-static bool put(struct object_store *os, const char *key, const void *data, size_t len,
-                const struct object_meta *meta, size_t nmeta, bool if_absent, char *err, size_t errlen)
-{
-    os->status = 0;
-    if (os->root != NULL)
-        return file_put(os, key, data, len, meta, nmeta, if_absent, err, errlen);
-    if (len <= os->cfg.multipart_threshold) { /* one request, straight from the caller's bytes */
-        struct request rq = {.method = "PUT", .key = key, .body = data, .body_len = len,
-                             .meta = meta, .nmeta = nmeta, .if_absent = if_absent};
-        char what[1200];
-        snprintf(what, sizeof what, "PutObject %s", key);
-        return perform(os, &rq, what, err, errlen);
-    }
-    /* Multipart, each part straight from the caller's bytes: no copy. */
-    struct object_upload *u = object_upload_begin_meta(os, key, meta, nmeta);
-    u->if_absent = if_absent;
-    return end_upload(u, send_parts(u, data, len, err, errlen));
-}
-
-bool object_store_put_meta(struct object_store *os, const char *key, const void *data, size_t len,
-                           const struct object_meta *meta, size_t nmeta, char *err, size_t errlen)
-{
-    return put(os, key, data, len, meta, nmeta, false, err, errlen);
-}
-
-enum object_put_result object_store_put_new(struct object_store *os, const char *key, const void *data,
-                                            size_t len, const struct object_meta *meta, size_t nmeta,
-                                            char *err, size_t errlen)
-{
-    if (put(os, key, data, len, meta, nmeta, true, err, errlen))
-        return OBJECT_PUT_STORED;
-    return os->status == 412 ? OBJECT_PUT_EXISTS : OBJECT_PUT_FAILED;
-}
-
-bool object_store_delete(struct object_store *os, const char *key, char *err, size_t errlen)
-{
-    if (os->root != NULL) {
-        if (!file_key_ok(key, err, errlen))
-            return false;
-        char *path = file_path(os, key), *meta = file_meta_path(os, key);
-        bool ok = unlink(path) == 0 || errno == ENOENT;
-        if (!ok)
-            set_err(err, errlen, "delete %s: %s", key, strerror(errno));
-        unlink(meta);
-        free(path);
-        free(meta);
-        return ok;
-    }
-    struct request rq = {.method = "DELETE", .key = key};
-    char what[1200];
-    snprintf(what, sizeof what, "DeleteObject %s", key);
-    return perform(os, &rq, what, err, errlen);
-}
-
-static bool file_head(struct object_store *os, const char *key, const char *name, bool *found,
-                      char *value, size_t vlen, char *err, size_t errlen)
-{
-    if (!file_key_ok(key, err, errlen))
+    if (u->failed) {
+        snprintf(err, errlen, "upload of %s already failed", u->key);
+        u->os->ops->upload_abort(u);
         return false;
-    char *path = file_path(os, key);
-    struct stat st;
-    *found = stat(path, &st) == 0;
-    free(path);
-    if (!*found)
-        return true;
-    path = file_meta_path(os, key);
-    FILE *f = fopen(path, "r");
-    free(path);
-    char line[1200];
-    size_t nl = strlen(name);
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, name, nl) == 0 && line[nl] == '=') {
-            snprintf(value, vlen, "%.*s", (int)strcspn(line + nl + 1, "\n"), line + nl + 1);
-            break;
-        }
     }
-    if (f != NULL)
-        fclose(f);
-    return true;
+    return u->os->ops->upload_finish(u, err, errlen);
 }
 
-bool object_store_head(struct object_store *os, const char *key, const char *name, bool *found,
-                       char *value, size_t vlen, char *err, size_t errlen)
+void object_upload_abort(struct object_upload *u)
 {
-    value[0] = '\0';
-    *found = false;
-    if (os->root != NULL)
-        return file_head(os, key, name, found, value, vlen, err, errlen);
-    struct request rq = {.method = "HEAD", .key = key};
-    char what[1200];
-    snprintf(what, sizeof what, "HeadObject %s", key);
-    if (!perform(os, &rq, what, err, errlen))
-        return os->status == 404; /* not there: an answer, not a failure */
-    *found = true;
-    char header[96];
-    snprintf(header, sizeof header, "x-amz-meta-%s", name);
-    header_value(&os->headers, header, value, vlen);
-    return true;
+    if (u != NULL)
+        u->os->ops->upload_abort(u);
 }

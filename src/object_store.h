@@ -4,19 +4,23 @@
  * Contract
  * - Path-style requests (scheme://endpoint/bucket/key) signed with SigV4
  *   (sigv4.h), x-amz-content-sha256 always sent and signed, and
- *   x-amz-security-token when a session token is configured. One libcurl
- *   handle is reused, so connections are kept alive between requests.
+ *   x-amz-security-token when a session token is configured. The requests go
+ *   through one http_client (http_client.h), whose libcurl handle is reused,
+ *   so connections are kept alive between requests.
  * - Every failure is one line in err: the operation, the key, the HTTP status
  *   and S3's error Code and Message when the server sent them.
  * - Retried, with exponential backoff, jitter and a cap: connection errors,
- *   time-outs, HTTP 429, 500, 502, 503, 504, and 400 RequestTimeout. Never
- *   retried: anything else (403, 404, other 400s...).
- * - os_put() and the streaming upload use a multipart upload above
+ *   time-outs, HTTP 429, 500, 502, 503, 504, and 400 RequestTimeout or
+ *   SlowDown. Never retried: anything else (403, 404, other 400s...).
+ * - object_store_put() and the streaming upload use a multipart upload above
  *   multipart_threshold, in parts of part_size (at least 5 MiB) except the
  *   last; a failed multipart upload is aborted. A put sends each part
  *   straight from the caller's bytes (no copy of the object is made).
  * - An endpoint "file:///dir" stores objects as files under dir/bucket/key,
- *   each written to a temporary file and renamed into place.
+ *   each written to a temporary file and renamed into place. The target is
+ *   chosen once, in object_store_new() (see store_backend.h).
+ * - The settings come from the caller; store_config.h maps cdc-writer's
+ *   MINIO_* configuration onto them.
  * - Not thread-safe: one object_store per thread.
  */
 #ifndef CDCW_OBJECT_STORE_H
@@ -27,9 +31,17 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "config.h"
 #include "log.h"
 #include "metrics.h"
+
+/* Bodies are hashed into the signature (x-amz-content-sha256: <hex>) when
+ * signed, or sent as UNSIGNED-PAYLOAD; AUTO signs over http only, as the
+ * AWS SDKs do: over https TLS already protects the body. */
+enum object_payload_signing {
+    OBJECT_PAYLOAD_AUTO = 0,
+    OBJECT_PAYLOAD_SIGNED,
+    OBJECT_PAYLOAD_UNSIGNED,
+};
 
 struct object_store_config {
     const char *endpoint; /* host[:port], or file:///dir */
@@ -37,10 +49,7 @@ struct object_store_config {
     bool conditional_writes; /* for the caller (the uploader): use object_store_put_new() */
     const char *ca_bundle; /* NULL: the system's */
     bool tls_verify;
-    /* Bodies are hashed into the signature (x-amz-content-sha256: <hex>) when
-     * signed, or sent as UNSIGNED-PAYLOAD; AUTO signs over http only, as the
-     * AWS SDKs do: over https TLS already protects the body. */
-    enum payload_signing payload_signing;
+    enum object_payload_signing payload_signing;
     const char *bucket, *region;
     const char *access_key, *secret_key, *session_token;
     int timeout_s;
@@ -50,7 +59,7 @@ struct object_store_config {
     size_t multipart_threshold;
     size_t part_size;
     const struct log *log;
-    /* When set: cdcw_s3_requests_total{method}, cdcw_s3_retries_total{method},
+    /* When set, for an S3 target: cdcw_s3_requests_total{method}, cdcw_s3_retries_total{method},
      * cdcw_s3_errors_total{code} (S3's error Code, HTTP_<status>, timeout or
      * connection; one per failed attempt) and cdcw_s3_request_duration_seconds{method}. */
     struct metrics *metrics;
@@ -59,11 +68,6 @@ struct object_store_config {
 /* Defaults: 6 attempts, 200 ms doubling to 10 s, multipart above 64 MiB in
  * 16 MiB parts, 30 s time-out, verification on. */
 void object_store_config_default(struct object_store_config *cfg);
-
-/* The object store settings of cdc-writer's configuration (MINIO_*);
- * strings point into cfg. */
-void object_store_config_from(struct object_store_config *out, const struct config *cfg,
-                              const struct log *lg);
 
 struct object_store_stats {
     uint64_t requests, retries, failures;
@@ -110,11 +114,24 @@ bool object_store_delete(struct object_store *os, const char *key, char *err, si
  * tell (the error in err); a missing key is an answer, not an error. */
 bool object_store_head(struct object_store *os, const char *key, const char *name, bool *found,
                        char *value, size_t vlen, char *err, size_t errlen);
+
+const struct object_store_stats *object_store_stats(const struct object_store *os);
+
+/* ---------- For the test tools only ----------
+ * Only tests/tools/s3_tool.c calls what follows: its get, list and fetch
+ * commands read back what the daemon stored, for the tests and benchmarks,
+ * and its stream command drives the streaming upload. The daemon never reads
+ * an object's bytes (the uploader and the pipeline learn what a key holds
+ * from object_store_head()), and stores whole files with
+ * object_store_put_meta() and object_store_put_new(). */
+
+/* Appends the object's bytes to out. */
 bool object_store_get(struct object_store *os, const char *key, struct buf *out, char *err,
                       size_t errlen);
 
 /* Calls fn for every key under prefix, in order, following pagination
- * (page_size keys per request, 0 for the server's default). */
+ * (page_size keys per request, 0 for the server's default); fn returns
+ * false to stop early (not an error). */
 typedef bool (*object_list_fn)(void *ctx, const char *key, uint64_t size);
 bool object_store_list(struct object_store *os, const char *prefix, int page_size,
                        object_list_fn fn, void *ctx, char *err, size_t errlen);
@@ -131,7 +148,5 @@ bool object_upload_write(struct object_upload *u, const void *data, size_t len, 
                          size_t errlen);
 bool object_upload_finish(struct object_upload *u, char *err, size_t errlen);
 void object_upload_abort(struct object_upload *u);
-
-const struct object_store_stats *object_store_stats(const struct object_store *os);
 
 #endif

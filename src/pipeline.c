@@ -53,6 +53,7 @@
 #include "partition.h"
 #include "pipeline_metrics.h"
 #include "prefect.h"
+#include "store_config.h"
 #include "uploader.h"
 #include "xalloc.h"
 

@@ -1,31 +1,30 @@
 /* prefect.c -- see prefect.h. */
-#define _GNU_SOURCE /* usleep */
 #include "prefect.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cJSON.h>
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "http_client.h"
 #include "xalloc.h"
 
 struct prefect {
     char *url, *api_key, *flow, *deployment;
     bool send_parameters;
-    long timeout_s;
     char deployment_id[128];
-    CURL *curl;
-    const struct log *log;
-    struct buf body;
-    uint64_t rng;
+    struct http_client *http; /* NULL: libcurl could not make a handle */
 };
+
+/* Beyond the common classification: 408, Prefect's own "try again". */
+static bool retry_408(long status, const char *code)
+{
+    (void)code;
+    return status == 408;
+}
 
 struct prefect *prefect_new(const struct config *cfg, const struct log *lg)
 {
@@ -37,12 +36,20 @@ struct prefect *prefect_new(const struct config *cfg, const struct log *lg)
     p->flow = xstrdup(cfg->prefect_flow_name);
     p->deployment = xstrdup(cfg->prefect_deployment_name);
     p->send_parameters = cfg->prefect_send_parameters;
-    p->timeout_s = cfg->prefect_timeout_s;
-    p->curl = curl_easy_init();
-    p->log = lg;
-    if (p->curl == NULL) /* triggers fail (and say so); data and commits go on */
+    long timeout_s = cfg->prefect_timeout_s;
+    struct http_client_config hc = {
+        .timeout_s = timeout_s,
+        .connect_timeout_s = timeout_s < 5 ? timeout_s : 5,
+        .tls_verify = true,
+        .max_attempts = 3,
+        .retry_base_ms = 500,
+        .retry_cap_ms = 1000,
+        .retry_also = retry_408,
+    };
+    char err[256];
+    p->http = http_client_new(&hc, err, sizeof err);
+    if (p->http == NULL) /* triggers fail (and say so); data and commits go on */
         log_error(lg, "Prefect: libcurl could not make a handle; triggers will fail");
-    p->rng = (uint64_t)time(NULL) * 6364136223846793005ULL + 1;
     return p;
 }
 
@@ -50,13 +57,11 @@ void prefect_free(struct prefect *p)
 {
     if (p == NULL)
         return;
-    if (p->curl)
-        curl_easy_cleanup(p->curl);
+    http_client_free(p->http);
     free(p->url);
     secret_free(p->api_key);
     free(p->flow);
     free(p->deployment);
-    buf_free(&p->body);
     free(p);
 }
 
@@ -73,86 +78,44 @@ void prefect_idempotency_key(const char *key, char out[80])
         n += snprintf(out + n, (size_t)(80 - n), "%02x", d[i]);
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    buf_append(ctx, data, size * n);
-    return size * n;
-}
-
-/* One HTTP exchange with retries; returns the final status (0: no answer). */
+/* One HTTP exchange with retries; returns the final status (0: no answer).
+ * The answer's body is then in http_client_response(p->http). */
 static long exchange(struct prefect *p, const char *method, const char *url, const char *json,
                      char *err, size_t errlen)
 {
-    long status = 0;
-    if (p->curl == NULL) {
+    if (p->http == NULL) {
         snprintf(err, errlen, "%s %s: libcurl could not make a handle", method, url);
         return 0;
     }
-    for (int attempt = 1; attempt <= 3; attempt++) {
-        struct curl_slist *hl = NULL;
-        hl = curl_slist_append(hl, "Content-Type: application/json");
-        hl = curl_slist_append(hl, "Accept: application/json");
-        if (p->api_key) {
-            struct buf h = {0};
-            buf_append(&h, "Authorization: Bearer ", 22);
-            buf_append(&h, p->api_key, strlen(p->api_key) + 1);
-            hl = curl_slist_append(hl, (const char *)h.data);
-            secret_wipe(h.data, h.len);
-            buf_free(&h);
-        }
-        curl_easy_reset(p->curl);
-        curl_easy_setopt(p->curl, CURLOPT_URL, url);
-        curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(p->curl, CURLOPT_TIMEOUT, p->timeout_s);
-        curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT, p->timeout_s < 5 ? p->timeout_s : 5L);
-        curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &p->body);
-        if (strcmp(method, "POST") == 0) {
-            curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, json);
-            curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
-        }
-        buf_reset(&p->body);
-        CURLcode cc = curl_easy_perform(p->curl);
-        curl_slist_free_all(hl);
-        status = 0;
-        curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &status);
-        buf_push(&p->body, '\0');
-        p->body.len--;
-        bool retry;
-        if (cc != CURLE_OK) {
-            snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(cc));
-            retry = true;
-        } else if (status >= 200 && status < 300) {
-            return status;
-        } else {
-            snprintf(err, errlen, "%s %s: HTTP %ld: %.300s", method, url, status,
-                     (const char *)p->body.data);
-            retry = status == 408 || status == 429 || status >= 500;
-        }
-        if (!retry || attempt == 3)
-            break;
-        p->rng = p->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-        long ms = 250L << attempt;
-        usleep((useconds_t)(ms / 2 + (long)((p->rng >> 33) % (uint64_t)(ms / 2 + 1))) * 1000);
+    struct buf auth = {0};
+    struct http_header h[3] = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+    size_t n = 2;
+    if (p->api_key) {
+        buf_append(&auth, "Bearer ", 7);
+        buf_append(&auth, p->api_key, strlen(p->api_key) + 1);
+        h[n++] = (struct http_header){"Authorization", (const char *)auth.data};
     }
-    return status;
+    char what[1200];
+    snprintf(what, sizeof what, "%s %s", method, url);
+    struct http_request rq = {.method = method, .url = url, .headers = h, .nheaders = n,
+                              .body = json, .body_len = json ? strlen(json) : 0, .what = what};
+    http_perform(p->http, &rq, err, errlen);
+    secret_wipe(auth.data, auth.len);
+    buf_free(&auth);
+    return http_client_response(p->http)->status;
 }
 
 static bool lookup(struct prefect *p, char *err, size_t errlen)
 {
     if (p->deployment_id[0])
         return true;
-    char *flow = curl_easy_escape(p->curl, p->flow, 0);
-    char *dep = curl_easy_escape(p->curl, p->deployment, 0);
     struct buf url = {0};
     buf_append(&url, p->url, strlen(p->url));
     buf_append(&url, "/deployments/name/", 18);
-    buf_append(&url, flow, strlen(flow));
+    http_escape(p->flow, &url);
     buf_push(&url, '/');
-    buf_append(&url, dep, strlen(dep) + 1);
-    curl_free(flow);
-    curl_free(dep);
+    http_escape(p->deployment, &url);
+    buf_push(&url, '\0');
     long status = exchange(p, "GET", (const char *)url.data, NULL, err, errlen);
     buf_free(&url);
     if (status == 404) {
@@ -164,7 +127,7 @@ static bool lookup(struct prefect *p, char *err, size_t errlen)
     }
     if (status < 200 || status >= 300)
         return false;
-    cJSON *o = cJSON_Parse((const char *)p->body.data);
+    cJSON *o = cJSON_Parse((const char *)http_client_response(p->http)->body.data);
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "id"));
     bool ok = id != NULL && strlen(id) < sizeof p->deployment_id;
     if (ok)

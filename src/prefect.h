@@ -9,10 +9,16 @@
  *   PREFECT_SEND_PARAMETERS=true the body also carries parameters
  *   {bucket, table, keys: [key], rows} (rows null when not known).
  * - Authorization: Bearer PREFECT_API_KEY when a key is set (never logged).
- * - Connection errors, 408, 429 and 5xx are retried (3 tries, backoff with
- *   jitter); anything else fails at once with Prefect's answer in err. Each
- *   request gives up after PREFECT_TIMEOUT_SECONDS. The caller logs a failure
- *   and goes on: a trigger never blocks data or commits.
+ * - Requests go through an http_client (http_client.h): 3 tries, 0.5 s then
+ *   1 s of backoff with jitter between them, retrying what it retries
+ *   (connection errors and time-outs but not certificate, URL or protocol
+ *   errors; 429, 500, 502, 503, 504) and 408; anything else fails at once
+ *   with Prefect's answer in err, on one line. Each try gives up after
+ *   PREFECT_TIMEOUT_SECONDS. The caller logs a failure and goes on: a
+ *   trigger never blocks data or commits.
+ * - When libcurl cannot make a handle, prefect_new() logs it and every
+ *   trigger fails saying so.
+ * - Not thread-safe: one struct prefect per thread (the pipeline's, or --check's).
  */
 #ifndef CDCW_PREFECT_H
 #define CDCW_PREFECT_H

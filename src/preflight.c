@@ -12,6 +12,7 @@
 #include "kafka_conf.h"
 #include "object_store.h"
 #include "prefect.h"
+#include "store_config.h"
 
 /* librdkafka's own complaints (connection refused, ...) go to the debug log:
  * the check's one line says what failed. */

@@ -19,13 +19,10 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "http_header.h"
 
 struct sigv4_param {
     const char *name, *value; /* raw, not encoded */
-};
-
-struct sigv4_header {
-    const char *name, *value;
 };
 
 struct sigv4_request {
@@ -33,7 +30,7 @@ struct sigv4_request {
     const char *path; /* raw path, e.g. "/bucket/cdc_events/t/year=2026/x.parquet" */
     const struct sigv4_param *params;
     size_t nparams;
-    const struct sigv4_header *headers;
+    const struct http_header *headers; /* all of them are signed */
     size_t nheaders;
     const char *payload_sha256; /* lowercase hex, or "UNSIGNED-PAYLOAD" */
     const char *amz_date;       /* "20150830T123600Z" */

@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "object_store.h"
+#include "store_config.h"
 #include "uploader.h"
 
 extern char **environ;

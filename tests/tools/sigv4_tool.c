@@ -31,7 +31,7 @@ int main(void)
         const cJSON *ps = cJSON_GetObjectItem(o, "params"), *hs = cJSON_GetObjectItem(o, "headers");
         size_t np = (size_t)cJSON_GetArraySize(ps), nh = (size_t)cJSON_GetArraySize(hs);
         struct sigv4_param *params = calloc(np + 1, sizeof *params);
-        struct sigv4_header *headers = calloc(nh + 1, sizeof *headers);
+        struct http_header *headers = calloc(nh + 1, sizeof *headers);
         for (size_t i = 0; i < np; i++) {
             const cJSON *p = cJSON_GetArrayItem(ps, (int)i);
             params[i].name = cJSON_GetStringValue(cJSON_GetArrayItem(p, 0));

@@ -18,7 +18,7 @@ struct vector {
     const char *name, *method, *path;
     struct sigv4_param params[MAXP];
     size_t nparams;
-    struct sigv4_header headers[MAXP];
+    struct http_header headers[MAXP];
     size_t nheaders;
     const char *body;
     const char *signed_headers, *signature;
@@ -114,7 +114,7 @@ static void test_aws_test_suite(void **state)
 static void test_s3_documentation_example(void **state)
 {
     (void)state;
-    const struct sigv4_header h[] = {
+    const struct http_header h[] = {
         {"Host", "examplebucket.s3.amazonaws.com"},
         {"Range", "bytes=0-9"},
         {"x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
@@ -137,7 +137,7 @@ static void test_canonical_path_and_query(void **state)
     (void)state;
     const struct sigv4_param p[] = {{"prefix", "cdc_events/a b/"}, {"list-type", "2"},
                                     {"continuation-token", "x+y/z="}, {"uploads", ""}};
-    const struct sigv4_header h[] = {{"host", "minio:9000"}};
+    const struct http_header h[] = {{"host", "minio:9000"}};
     struct sigv4_request rq = {
         .method = "GET", .path = "/datalake/cdc_events/t/year=2026/m\xc3\xbc ~+%.parquet",
         .params = p, .nparams = 4, .headers = h, .nheaders = 1, .payload_sha256 = "UNSIGNED-PAYLOAD",
