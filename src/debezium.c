@@ -209,7 +209,9 @@ static bool map_primitive(const cJSON *fs, struct schema_field *f)
             strcmp(name, "org.apache.kafka.connect.data.Time") == 0) {
             set_type(f, PQ_TIME_MILLIS, CONV_INT);
             f->int_bits = 32;
-            f->type.utc = name[3] == 'a'; /* Kafka Connect's Time is UTC */
+            /* Kafka Connect's Time is milliseconds since midnight UTC;
+             * Debezium's own is a local time of day. */
+            f->type.utc = strcmp(name, "org.apache.kafka.connect.data.Time") == 0;
             return true;
         }
         if (strcmp(name, "io.debezium.time.MicroTime") == 0) {

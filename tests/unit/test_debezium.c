@@ -247,6 +247,29 @@ static void test_refused_message_same_error_on_both_paths(void **state)
     }
 }
 
+/* Kafka Connect's Time is milliseconds since midnight UTC (TIME(MILLIS, UTC)
+ * in the README's mapping); Debezium's own Time is a local time of day. */
+static void test_connect_time_is_utc_debezium_time_local(void **state)
+{
+    struct fixture *f = *state;
+    const char *msg =
+        "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"optional\":true,"
+        "\"field\":\"after\",\"fields\":["
+        "{\"type\":\"int32\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Time\","
+        "\"version\":1,\"field\":\"connect_t\"},"
+        "{\"type\":\"int32\",\"optional\":true,\"name\":\"io.debezium.time.Time\",\"version\":1,"
+        "\"field\":\"debezium_t\"}]},"
+        "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}],\"name\":\"t.Envelope\"},"
+        "\"payload\":{\"op\":\"c\",\"after\":{\"connect_t\":45296789,\"debezium_t\":45296789}}}";
+    assert_int_equal(decode_text(f, msg), DBZ_ROW);
+    const struct dbz_field *c = field(&f->row, "connect_t"), *d = field(&f->row, "debezium_t");
+    assert_int_equal(c->type.pq, PQ_TIME_MILLIS);
+    assert_true(c->type.utc);
+    assert_int_equal(d->type.pq, PQ_TIME_MILLIS);
+    assert_false(d->type.utc);
+    assert_int_equal(c->cell.v.i, 45296789);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstone_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_is_parsed_once_and_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_message_same_error_on_both_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_time_is_utc_debezium_time_local, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
