@@ -1391,10 +1391,15 @@ enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
     js_reset(s, value, len);
     enum js_kind k = js_peek(s);
     if (k != JS_OBJECT) {
+        struct js_str raw;
         if (k == JS_EOF)
             fail(d, "empty message");
         else if (k == JS_ERROR)
             fail_syntax(d, s, 0);
+        else if (!js_skip(s, &raw)) /* "this is not json" starts like true */
+            fail_syntax(d, s, 0);
+        else if (!js_at_end(s))
+            fail(d, "invalid JSON at byte %zu: text after the value", (size_t)(raw.ptr + raw.len - (const char *)value));
         else
             fail(d, "not a JSON object: the message is %s", kind_name(k));
         return DBZ_ERROR;

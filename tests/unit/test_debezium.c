@@ -270,6 +270,22 @@ static void test_connect_time_is_utc_debezium_time_local(void **state)
     assert_int_equal(c->cell.v.i, 45296789);
 }
 
+/* A message that is not an object is described as what it is: text that is
+ * not JSON at all is a syntax error, not "a boolean" because it starts with t. */
+static void test_non_object_messages_are_described_truthfully(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_text(f, "this is not json"), DBZ_ERROR);
+    assert_non_null(strstr(f->err, "invalid JSON at byte"));
+    assert_null(strstr(f->err, "boolean"));
+    assert_int_equal(decode_text(f, "true"), DBZ_ERROR);
+    assert_string_equal(f->err, "not a JSON object: the message is a boolean");
+    assert_int_equal(decode_text(f, "42 43"), DBZ_ERROR);
+    assert_string_equal(f->err, "invalid JSON at byte 2: text after the value");
+    assert_int_equal(decode_text(f, "[1,2]"), DBZ_ERROR);
+    assert_non_null(strstr(f->err, "not a JSON object: the message is"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_is_parsed_once_and_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_message_same_error_on_both_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_time_is_utc_debezium_time_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_non_object_messages_are_described_truthfully, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
