@@ -205,6 +205,19 @@ static void test_tombstone_and_key(void **state)
     assert_int_equal(dbz_decode(f->dec, NULL, 0, &f->row, f->err, sizeof f->err), DBZ_TOMBSTONE);
     assert_int_equal(decode_file(f, "key_with_schema.json"), DBZ_ERROR);
     assert_non_null(strstr(f->err, "not a Debezium change event"));
+    /* The JSON converter's tombstone with schemas: a null payload, on the
+     * general path and on the fast path of a known schema. */
+    const char *schema = "{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"optional\":true,"
+                         "\"field\":\"after\",\"fields\":[{\"type\":\"int64\",\"optional\":false,"
+                         "\"field\":\"id\"}]},{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}],"
+                         "\"name\":\"t.Envelope\"}";
+    char msg[1024];
+    snprintf(msg, sizeof msg, "{\"schema\":%s,\"payload\":null}", schema);
+    assert_int_equal(decode_text(f, msg), DBZ_TOMBSTONE);
+    snprintf(msg, sizeof msg, "{\"schema\":%s,\"payload\":{\"op\":\"c\",\"after\":{\"id\":1}}}", schema);
+    assert_int_equal(decode_text(f, msg), DBZ_ROW);
+    snprintf(msg, sizeof msg, "{\"schema\":%s,\"payload\":null}", schema);
+    assert_int_equal(decode_text(f, msg), DBZ_TOMBSTONE);
 }
 
 static void test_schema_is_parsed_once_and_reused(void **state)
