@@ -1,6 +1,7 @@
 /* row_batch.c -- see row_batch.h for the contract. */
 #include "row_batch.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@ enum seen {
     SEEN_BOOL = 4,
     SEEN_TEXT = 8,
     SEEN_JSON = 16,
-    SEEN_INEXACT_INT = 32, /* an integer that a double (or INT64) cannot hold exactly */
+    SEEN_INEXACT_INT = 32, /* a number that a double (or INT64) cannot hold: see double_holds() */
     SEEN_BIG_INT = 64,     /* an integer outside INT64 */
 };
 
@@ -269,6 +270,37 @@ static struct cell copy_cell(struct column *c, const struct dbz_row *row, struct
     return out;
 }
 
+/* Whether a double holds the number `text` (not an integer) as written, or
+ * near enough that nothing is lost: at most 17 significant digits (every
+ * double's shortest text has no more, so each value a double printed comes
+ * back as that double), and inside the range of normal doubles (1e400 would
+ * be Infinity, 1e-400 zero, 1e-310 a subnormal short of digits). */
+static bool double_holds(const char *text, size_t len)
+{
+    size_t i = 0, digits = 0, zeros = 0;
+    bool started = false, nonzero = false;
+    if (i < len && (text[i] == '-' || text[i] == '+'))
+        i++;
+    for (; i < len && text[i] != 'e' && text[i] != 'E'; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            continue; /* the point */
+        if (text[i] == '0') {
+            if (started)
+                zeros++; /* counts only if a nonzero digit follows */
+            continue;
+        }
+        digits += started ? zeros + 1 : 1;
+        zeros = 0;
+        started = nonzero = true;
+    }
+    if (digits > 17)
+        return false;
+    double v;
+    if (!js_to_double((struct js_str){text, len}, &v) || !isfinite(v))
+        return false;
+    return !nonzero || fabs(v) >= DBL_MIN;
+}
+
 static void note_inferred(struct column *c, const struct dbz_row *row, const struct cell *cell)
 {
     switch (cell->kind) {
@@ -294,6 +326,8 @@ static void note_inferred(struct column *c, const struct dbz_row *row, const str
                 c->seen |= SEEN_INEXACT_INT;
         } else {
             c->seen |= SEEN_FRACTION;
+            if (!double_holds((const char *)row->bytes.data + cell->v.off, cell->len))
+                c->seen |= SEEN_INEXACT_INT;
         }
         break;
     default:

@@ -175,7 +175,7 @@ test('without a schema, types are inferred per batch and widened without losing 
 });
 
 test('without a schema, fractions become the doubles their text rounds to, however long', async () => {
-  const long = `1.${'0'.repeat(450)}5e-300`; // past any fixed buffer: the exponent must still count
+  const long = `1.${'0'.repeat(450)}e-300`; // past any fixed buffer: the exponent must still count
   const file = ndjsonFile([
     `{"op":"c","ts_ms":1,"source":{"ts_ms":1},"after":{"price":123.45,"tiny":${long},"neg":-0.0}}`,
     '{"op":"c","ts_ms":1,"source":{"ts_ms":1},"after":{"price":0.1,"tiny":2.5e-3,"neg":-12345678901234567e-5}}',
@@ -186,6 +186,21 @@ test('without a schema, fractions become the doubles their text rounds to, howev
   assert.deepEqual(rows, [
     { price: 123.45, tiny: 1e-300, neg: -0, negative: true },
     { price: 0.1, tiny: 0.0025, neg: -123456789012.34567, negative: true },
+  ]);
+});
+
+test('without a schema, a number a double cannot hold makes its column text, each value exact', async () => {
+  const digits = `1.${'0'.repeat(450)}5e-300`; // 452 significant digits
+  const file = ndjsonFile([
+    `{"op":"c","ts_ms":1,"source":{"ts_ms":1},"after":{"big":1e400,"small":1e-400,"long":${digits},"dec":1234567890123456789.012345678901,"dbl":1.5}}`,
+    '{"op":"c","ts_ms":1,"source":{"ts_ms":1},"after":{"big":2.5,"small":2.5,"long":2.5,"dec":2.5,"dbl":0.30000000000000004}}',
+  ]);
+  const { flushes } = await decode([file], { ndjson: true });
+  const f = flushes[0].flush;
+  const rows = await query(`SELECT big, small, long, dec, dbl FROM read_parquet(${sql(f)}) ORDER BY _kafka_offset`);
+  assert.deepEqual(rows, [
+    { big: '1e400', small: '1e-400', long: digits, dec: '1234567890123456789.012345678901', dbl: 1.5 },
+    { big: '2.5', small: '2.5', long: '2.5', dec: '2.5', dbl: 0.30000000000000004 },
   ]);
 });
 

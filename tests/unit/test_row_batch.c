@@ -95,6 +95,36 @@ static void test_successor_is_empty_and_keeps_no_column(void **state)
     dbz_decoder_free(d);
 }
 
+/* A schema-less number that a double cannot hold as written (past its
+ * range, under its smallest normal value, or with more than 17 significant
+ * digits) makes its column STRING, each value kept as its exact text; a
+ * column of numbers a double holds stays DOUBLE. */
+static void test_numbers_a_double_cannot_hold_are_kept_as_text(void **state)
+{
+    (void)state;
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0);
+    add(b, d, &row, "{\"after\":{\"big\":1e400,\"tiny\":1e-400,\"sub\":1e-310,"
+                    "\"long\":1.234567890123456789012345678901,\"fine\":2.5,\"max17\":0.30000000000000004},"
+                    "\"op\":\"c\"}", 0);
+    add(b, d, &row, "{\"after\":{\"big\":1.5,\"tiny\":1.5,\"sub\":1.5,\"long\":1.5,\"fine\":0.125,"
+                    "\"max17\":1.7976931348623157e308},\"op\":\"c\"}", 1);
+    struct buf file = {0};
+    write_file(b, &file);
+    assert_true(has(&file, "1e400"));
+    assert_true(has(&file, "1e-400"));
+    assert_true(has(&file, "1e-310"));
+    assert_true(has(&file, "1.234567890123456789012345678901"));
+    assert_false(has(&file, "2.5"));                    /* DOUBLE: stored as 8 bytes, not text */
+    assert_false(has(&file, "0.30000000000000004"));    /* 17 digits: a double's own text */
+    assert_false(has(&file, "1.7976931348623157e308")); /* the largest double */
+    buf_free(&file);
+    row_batch_free(b);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
 /* Per row: one 16-byte cell per column, 35 bytes of metadata, the copied values. */
 static void test_memory_counts_every_cell_of_every_row(void **state)
 {
@@ -136,6 +166,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_successor_is_empty_and_keeps_no_column),
         cmocka_unit_test(test_memory_counts_every_cell_of_every_row),
+        cmocka_unit_test(test_numbers_a_double_cannot_hold_are_kept_as_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
