@@ -8,7 +8,7 @@
  * Threads, what each owns, and how they talk:
  * - The consumer thread (this loop, main()'s thread) owns the partitions,
  *   the ledger and every flush not with a worker, and is the only one to
- *   call librdkafka's consumer: rebalance, error, log and commit callbacks run
+ *   call librdkafka's consumer: rebalance, error and commit callbacks run
  *   inside rd_kafka_consumer_poll() and the commit calls made from it. It
  *   never waits for an upload while consuming: a cut of a busy partition is
  *   sealed (ledger.h), and a revocation waits for its partitions' uploads
@@ -18,14 +18,16 @@
  *   until it is back in uploader_take(); they talk to this thread only
  *   through the uploader's two locked queues, and wake its poll with
  *   rd_kafka_queue_yield() (wake_consumer()).
- * - librdkafka's own threads (broker, main): fetch and send requests; they
- *   call on_log() (which only counts handshake hang-ups, atomically, and
- *   writes a line) and nothing else of ours.
+ * - librdkafka's own threads (broker, main): fetch and send requests; of
+ *   ours they call only on_log() (which counts handshake hang-ups,
+ *   atomically, and writes a line).
  * - The fetch nudger (fetch_nudge.c, librdkafka 2.0 only) reads the paused
  *   flag (atomic) and asks for watermarks.
- * - The HTTP server's thread (http_server.c) and the store probe (health.c)
- *   read the metrics registry and the health state, both locked; this
- *   thread writes them.
+ * - The store probe (health.c) and the HTTP server's thread (http_server.c):
+ *   the probe writes the health state, the server reads it and the metrics.
+ * - Shared by all of them, each locked: the metrics registry (every thread
+ *   counts) and the health state inside their modules, and the log (one
+ *   fwrite() per line, which stdio locks).
  * Nothing else is shared.
  *
  * The guarantee rests on the ledger's invariants L1 to L5 (ledger.h) and the
