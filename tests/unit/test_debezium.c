@@ -299,6 +299,53 @@ static void test_non_object_messages_are_described_truthfully(void **state)
     assert_non_null(strstr(f->err, "not a JSON object: the message is"));
 }
 
+/* An envelope recorded from the real connector (see the fixtures' README):
+ * each column's Parquet type and the value PostgreSQL holds. */
+static void test_recorded_postgres_types(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "pg_recorded_types_snapshot_with_schema.json"), DBZ_ROW);
+    const struct dbz_row *r = &f->row;
+    assert_int_equal(r->op, 'r');
+    assert_int_equal(field(r, "id")->type.pq, PQ_INT32);
+    const struct dbz_field *t = field(r, "t"), *t6 = field(r, "t6");
+    assert_int_equal(t->type.pq, PQ_TIME_MICROS);
+    assert_true(t->cell.v.i == 45296789000LL); /* 12:34:56.789 */
+    assert_int_equal(t6->type.pq, PQ_TIME_MICROS);
+    assert_true(t6->cell.v.i == 45296123456LL); /* 12:34:56.123456 */
+    assert_int_equal(field(r, "tz")->type.pq, PQ_STRING); /* timetz, in UTC as Debezium writes it */
+    assert_text(r, "tz", "10:34:56Z");
+    const struct dbz_field *ts = field(r, "ts"), *tstz = field(r, "tstz");
+    assert_int_equal(ts->type.pq, PQ_TIMESTAMP_MICROS);
+    assert_false(ts->type.utc); /* timestamp without time zone */
+    assert_true(ts->cell.v.i == 1704164645123456LL);
+    assert_int_equal(tstz->type.pq, PQ_TIMESTAMP_MICROS);
+    assert_true(tstz->type.utc);
+    assert_true(tstz->cell.v.i == 1704164645000000LL);
+    const struct dbz_field *d = field(r, "d");
+    assert_int_equal(d->type.pq, PQ_DATE);
+    assert_true(d->cell.v.i == -165); /* 1969-07-20 */
+    const struct dbz_field *n = field(r, "n"), *m = field(r, "m");
+    assert_int_equal(n->type.pq, PQ_DECIMAL);
+    assert_int_equal(n->type.precision, 12);
+    assert_int_equal(n->type.scale, 2);
+    assert_int_equal(m->type.pq, PQ_DECIMAL); /* money: no precision given */
+    assert_int_equal(m->type.scale, 2);
+    assert_int_equal(field(r, "iv")->type.pq, PQ_INT64); /* interval as MicroDuration */
+    assert_true(field(r, "iv")->cell.v.i == 93784000000LL);
+    assert_int_equal(field(r, "j")->type.pq, PQ_JSON);
+    assert_int_equal(field(r, "u")->type.pq, PQ_UUID);
+    assert_int_equal(field(r, "b")->type.pq, PQ_BINARY);
+    assert_text(r, "b", "\x01\x02");
+    assert_int_equal(field(r, "r")->type.pq, PQ_STRING);
+    assert_text(r, "r", "[1,5)");
+    assert_int_equal(field(r, "p")->type.pq, PQ_JSON); /* a Point struct */
+    const struct dbz_field *arr = field(r, "arr");
+    assert_true(arr->type.list);
+    assert_int_equal(arr->type.pq, PQ_INT32);
+    assert_int_equal(arr->cell.len, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_message_same_error_on_both_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_time_is_utc_debezium_time_local, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_object_messages_are_described_truthfully, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recorded_postgres_types, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
