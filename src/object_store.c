@@ -3,10 +3,19 @@
  * store_file.c, chosen once in object_store_new(). */
 #include "object_store.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store_backend.h"
+
+void store_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
 
 void object_store_config_default(struct object_store_config *cfg)
 {

@@ -18,6 +18,7 @@
 #ifndef CDCW_STORE_BACKEND_H
 #define CDCW_STORE_BACKEND_H
 
+#include "log.h"
 #include "object_store.h"
 
 struct store_ops;
@@ -53,6 +54,9 @@ struct store_ops {
     bool (*upload_finish)(struct object_upload *u, char *err, size_t errlen);
     void (*upload_abort)(struct object_upload *u);
 };
+
+/* The backends' one error line: fmt into err (object_store.c). */
+void store_set_err(char *err, size_t errlen, const char *fmt, ...) CDCW_PRINTF(3, 4);
 
 /* cfg is copied (its strings too); NULL with the reason in err. */
 struct object_store *store_s3_new(const struct object_store_config *cfg, char *err, size_t errlen);

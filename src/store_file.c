@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,16 +28,6 @@ struct file_upload {
 static struct file_store *file_of(struct object_store *os)
 {
     return (struct file_store *)os;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) CDCW_PRINTF(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* dir/bucket/key, or dir/bucket for a NULL key. */
@@ -69,7 +58,7 @@ static bool make_parents(char *path, char *err, size_t errlen)
         int rc = mkdir(path, 0755);
         *s = '/';
         if (rc != 0 && errno != EEXIST) {
-            set_err(err, errlen, "cannot create directory for %s: %s", path, strerror(errno));
+            store_set_err(err, errlen, "cannot create directory for %s: %s", path, strerror(errno));
             return false;
         }
     }
@@ -79,7 +68,7 @@ static bool make_parents(char *path, char *err, size_t errlen)
 static bool key_ok(const char *key, char *err, size_t errlen)
 {
     if (key[0] == '/' || strstr(key, "..") != NULL) {
-        set_err(err, errlen, "object key '%s' is not allowed for a file:// target", key);
+        store_set_err(err, errlen, "object key '%s' is not allowed for a file:// target", key);
         return false;
     }
     return true;
@@ -100,7 +89,7 @@ static bool write_meta(struct file_store *fs, const char *key, const struct obje
         if (f != NULL && fclose(f) != 0)
             ok = false;
         if (!ok)
-            set_err(err, errlen, "put %s: cannot write its metadata to %s: %s", key, path, strerror(errno));
+            store_set_err(err, errlen, "put %s: cannot write its metadata to %s: %s", key, path, strerror(errno));
     }
     free(path);
     return ok;
@@ -116,7 +105,7 @@ static enum object_put_result file_put(struct object_store *os, const char *key,
         return OBJECT_PUT_FAILED;
     char *final = file_path(fs, key);
     if (if_absent && access(final, F_OK) == 0) { /* one writer per directory: no race to lose */
-        set_err(err, errlen, "put %s: the file exists", key);
+        store_set_err(err, errlen, "put %s: the file exists", key);
         free(final);
         return OBJECT_PUT_EXISTS;
     }
@@ -130,7 +119,7 @@ static enum object_put_result file_put(struct object_store *os, const char *key,
     bool ok = make_parents(final, err, errlen);
     int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
     if (ok && fd < 0) {
-        set_err(err, errlen, "put %s: cannot create %s: %s", key, tmp, strerror(errno));
+        store_set_err(err, errlen, "put %s: cannot create %s: %s", key, tmp, strerror(errno));
         ok = false;
     }
     const char *p = data;
@@ -140,7 +129,7 @@ static enum object_put_result file_put(struct object_store *os, const char *key,
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            set_err(err, errlen, "put %s: write failed: %s", key, strerror(errno));
+            store_set_err(err, errlen, "put %s: write failed: %s", key, strerror(errno));
             ok = false;
             break;
         }
@@ -149,13 +138,13 @@ static enum object_put_result file_put(struct object_store *os, const char *key,
     }
     if (fd >= 0) {
         if (ok && fsync(fd) != 0) {
-            set_err(err, errlen, "put %s: fsync failed: %s", key, strerror(errno));
+            store_set_err(err, errlen, "put %s: fsync failed: %s", key, strerror(errno));
             ok = false;
         }
         close(fd);
     }
     if (ok && rename(tmp, final) != 0) {
-        set_err(err, errlen, "put %s: rename failed: %s", key, strerror(errno));
+        store_set_err(err, errlen, "put %s: rename failed: %s", key, strerror(errno));
         ok = false;
     }
     if (!ok && fd >= 0)
@@ -180,7 +169,7 @@ static bool file_check_bucket(struct object_store *os, bool create, char *err, s
         ok = make_parents(with_slash, err, errlen);
         free(with_slash);
     } else if (!ok) {
-        set_err(err, errlen, "bucket '%s' does not exist: no directory %s (set "
+        store_set_err(err, errlen, "bucket '%s' does not exist: no directory %s (set "
                              "MINIO_CREATE_BUCKET=true to create it)",
                 fs->bucket, path);
     }
@@ -224,7 +213,7 @@ static bool file_remove(struct object_store *os, const char *key, char *err, siz
     char *path = file_path(fs, key), *meta = file_meta_path(fs, key);
     bool ok = unlink(path) == 0 || errno == ENOENT;
     if (!ok)
-        set_err(err, errlen, "delete %s: %s", key, strerror(errno));
+        store_set_err(err, errlen, "delete %s: %s", key, strerror(errno));
     unlink(meta);
     free(path);
     free(meta);
@@ -240,7 +229,7 @@ static bool file_get(struct object_store *os, const char *key, struct buf *out, 
     char *path = file_path(fs, key);
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        set_err(err, errlen, "get %s: %s", key, strerror(errno));
+        store_set_err(err, errlen, "get %s: %s", key, strerror(errno));
         free(path);
         return false;
     }

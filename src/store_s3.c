@@ -2,7 +2,6 @@
  * SigV4 and sent through one http_client. See object_store.h for the
  * contract and store_backend.h for the table. */
 #define _GNU_SOURCE /* memmem */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,16 +39,6 @@ struct s3_upload {
 static struct s3_store *s3_of(struct object_store *os)
 {
     return (struct s3_store *)os;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) CDCW_PRINTF(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---------- S3's answers ---------- */
@@ -273,15 +262,15 @@ static bool s3_check_bucket(struct object_store *os, bool create, char *err, siz
         return perform(s, &mk, what, err, errlen);
     }
     if (s->status == 404)
-        set_err(err, errlen, "bucket '%s' does not exist at %s (HTTP 404; set MINIO_CREATE_BUCKET=true "
+        store_set_err(err, errlen, "bucket '%s' does not exist at %s (HTTP 404; set MINIO_CREATE_BUCKET=true "
                              "to create it)",
                 s->bucket, s->endpoint);
     else if (s->status == 403)
-        set_err(err, errlen, "access to bucket '%s' at %s is denied (HTTP 403): check MINIO_ACCESS_KEY "
+        store_set_err(err, errlen, "access to bucket '%s' at %s is denied (HTTP 403): check MINIO_ACCESS_KEY "
                              "and MINIO_SECRET_KEY, and the bucket policy",
                 s->bucket, s->endpoint);
     else if (s->status == 400 || s->status == 301)
-        set_err(err, errlen, "bucket '%s' at %s: HTTP %ld (check MINIO_REGION, now '%s')", s->bucket,
+        store_set_err(err, errlen, "bucket '%s' at %s: HTTP %ld (check MINIO_REGION, now '%s')", s->bucket,
                 s->endpoint, s->status, s->region);
     return false;
 }
@@ -403,7 +392,7 @@ static bool upload_part(struct s3_upload *u, const void *data, size_t len, char 
         if (!xml_text((const char *)answer(s)->data, answer(s)->len, "UploadId", u->upload_id,
                       sizeof u->upload_id) ||
             !u->upload_id[0]) {
-            set_err(err, errlen, "%s: no UploadId in the answer", what);
+            store_set_err(err, errlen, "%s: no UploadId in the answer", what);
             return false;
         }
     }
@@ -418,7 +407,7 @@ static bool upload_part(struct s3_upload *u, const void *data, size_t len, char 
     /* The ETag response header identifies the part in the completion. */
     char etag[401];
     if (!http_response_header(http_client_response(s->http), "etag", etag, sizeof etag)) {
-        set_err(err, errlen, "%s: no ETag in the answer", what);
+        store_set_err(err, errlen, "%s: no ETag in the answer", what);
         return false;
     }
     char line[512];
@@ -500,7 +489,7 @@ static bool complete_multipart(struct s3_upload *u, char *err, size_t errlen)
     const struct buf *body = answer(s);
     if (ok && memmem(body->data, body->len, "<Error>", 7) != NULL &&
         xml_text((const char *)body->data, body->len, "Code", code, sizeof code)) {
-        set_err(err, errlen, "%s: %s", what, code);
+        store_set_err(err, errlen, "%s: %s", what, code);
         ok = false;
     }
     buf_free(&xml);
@@ -643,7 +632,7 @@ struct object_store *store_s3_new(const struct object_store_config *cfg, char *e
     char why[256];
     struct http_client *http = http_client_new(&hc, why, sizeof why);
     if (http == NULL) {
-        set_err(err, errlen, "object store: %s", why);
+        store_set_err(err, errlen, "object store: %s", why);
         return NULL;
     }
     struct s3_store *s = xcalloc(1, sizeof *s);
