@@ -26,11 +26,6 @@ struct intake {
     bool fatal;
 };
 
-static double now_s(void)
-{
-    return clock_mono_s();
-}
-
 static int64_t wall_us(void)
 {
     struct timespec ts;
@@ -89,7 +84,7 @@ enum { PROBE_TIMEOUT_S = 5, PROBE_ATTEMPTS = 2, PROBE_PAUSE_S = 30 };
  * replay from overwriting a file that ends elsewhere. */
 static void probe_replay(struct intake *in, struct part *pt, const char *area, int64_t ts, int64_t offset)
 {
-    if (now_s() < in->probes_resume_at) {
+    if (clock_mono_s() < in->probes_resume_at) {
         pt->probing = false;
         return;
     }
@@ -102,7 +97,7 @@ static void probe_replay(struct intake *in, struct part *pt, const char *area, i
                          "files are cut as usual from here, and no partition checks for %d s",
                  pt->topic, pt->partition, (long long)offset, err, PROBE_PAUSE_S);
         pt->probing = false;
-        in->probes_resume_at = now_s() + PROBE_PAUSE_S;
+        in->probes_resume_at = clock_mono_s() + PROBE_PAUSE_S;
         return;
     }
     char *end = value;
@@ -141,12 +136,12 @@ void intake_message(struct intake *in, const rd_kafka_message_t *m)
     int64_t ts = lake_message_time(rd_kafka_message_timestamp(m, &tstype), decoded && row->has_ts, row->ts_ms,
                                    decoded && row->has_source_ts, row->source_ts_ms, processed_at / 1000);
     if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
-        part_cut(in->parts, pt, "replay-cut", now_s());
+        part_cut(in->parts, pt, "replay-cut", clock_mono_s());
         pt->cut_at = -1;
     }
     int64_t day = lake_day(ts);
     if (pt->has_day && day != pt->day)
-        part_cut(in->parts, pt, "day-change", now_s()); /* a file never spans two days */
+        part_cut(in->parts, pt, "day-change", clock_mono_s()); /* a file never spans two days */
 
     metric_add(pt->m_consumed, 1);
     metric_add(pt->m_consumed_bytes, (double)(m->len + m->key_len));
@@ -159,7 +154,7 @@ void intake_message(struct intake *in, const rd_kafka_message_t *m)
         if (row_batch_add(pt->rows, &in->row, m->offset, processed_at, why, sizeof why) ==
             BATCH_SCHEMA_CHANGED) {
             log_info(in->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
-            part_cut(in->parts, pt, "schema-change", now_s());
+            part_cut(in->parts, pt, "schema-change", clock_mono_s());
             if (pt->probing)
                 probe_replay(in, pt, "cdc_events", ts, m->offset);
             row_batch_add(pt->rows, &in->row, m->offset, processed_at, why, sizeof why);
@@ -183,9 +178,9 @@ void intake_message(struct intake *in, const rd_kafka_message_t *m)
     pt->bytes += m->len + m->key_len;
     part_charge(in->parts, pt);
     if ((int64_t)row_batch_rows(pt->rows) + (int64_t)error_batch_rows(pt->errors) >= in->cfg->max_batch_size)
-        part_flush(in->parts, pt, "rows", now_s());
+        part_flush(in->parts, pt, "rows", clock_mono_s());
     else if ((int64_t)pt->bytes >= in->cfg->max_batch_bytes)
-        part_flush(in->parts, pt, "bytes", now_s());
+        part_flush(in->parts, pt, "bytes", clock_mono_s());
 }
 
 

@@ -357,21 +357,8 @@ void ledger_send_commits(struct ledger *l, double now, bool force)
     if (l->unsent == 0 || (!force && now < l->next_unsent))
         return; /* the usual turn */
     l->next_unsent = NEVER;
+    struct ledger_slot **due = xmalloc(l->unsent * sizeof *due); /* at most every unsent one */
     size_t n = 0;
-    for (size_t i = 0; i < l->nslots; i++) {
-        struct ledger_slot *s = l->slots[i];
-        n += s->state == LEDGER_COMMITTING && !s->commit_sent &&
-             (force || s->commit_retry_at == 0 || now >= s->commit_retry_at);
-    }
-    if (n == 0) {
-        for (size_t i = 0; i < l->nslots; i++)
-            if (l->slots[i]->state == LEDGER_COMMITTING && !l->slots[i]->commit_sent &&
-                l->slots[i]->commit_retry_at < l->next_unsent)
-                l->next_unsent = l->slots[i]->commit_retry_at;
-        return;
-    }
-    struct ledger_slot **due = xmalloc(n * sizeof *due);
-    n = 0;
     for (size_t i = 0; i < l->nslots; i++) {
         struct ledger_slot *s = l->slots[i];
         if (s->state != LEDGER_COMMITTING || s->commit_sent)

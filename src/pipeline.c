@@ -112,6 +112,15 @@ static void flush_all(struct pipeline *p, const char *reason)
         part_flush(p->parts, registry_at(p->parts, i), reason, now_s());
 }
 
+static struct part **all_parts(struct pipeline *p)
+{
+    size_t n = registry_count(p->parts);
+    struct part **all = xmalloc(n * sizeof *all + 1);
+    for (size_t i = 0; i < n; i++)
+        all[i] = registry_at(p->parts, i);
+    return all;
+}
+
 static int by_held_desc(const void *a, const void *b)
 {
     size_t x = (*(struct part *const *)a)->slot.held, y = (*(struct part *const *)b)->slot.held;
@@ -130,23 +139,12 @@ static void flush_for_memory(struct pipeline *p, double now)
         return;
     p->next_memory_flush = now + 0.05;
     size_t n = registry_count(p->parts);
-    struct part **order = xmalloc(n * sizeof *order + 1);
-    for (size_t i = 0; i < n; i++)
-        order[i] = registry_at(p->parts, i);
+    struct part **order = all_parts(p);
     qsort(order, n, sizeof *order, by_held_desc);
     for (size_t i = 0; i < n && (int64_t)ledger_unflushed(p->ledger) > p->limit / 2; i++)
         if (order[i]->slot.inflight == NULL && order[i]->slot.held > 0)
             part_flush(p->parts, order[i], "memory", now);
     free(order);
-}
-
-static struct part **all_parts(struct pipeline *p)
-{
-    size_t n = registry_count(p->parts);
-    struct part **all = xmalloc(n * sizeof *all + 1);
-    for (size_t i = 0; i < n; i++)
-        all[i] = registry_at(p->parts, i);
-    return all;
 }
 
 /* Waits for every upload in flight; false when some could not be stored. */
