@@ -120,7 +120,8 @@ static void submit(void *ctx, struct upload_job *job)
 
 static const struct ledger_ops kafka_ledger_ops = {.submit = submit, .commit = send_commits};
 
-void commit_round_serve(struct commit_round *cr, int timeout_ms)
+/* Serves answers to asynchronous commits for up to timeout_ms. */
+static void commit_round_serve(struct commit_round *cr, int timeout_ms)
 {
     if (cr->commit_queue == NULL)
         return;

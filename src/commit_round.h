@@ -7,8 +7,8 @@
  * Contract
  * - commit_round_new() makes the ledger (commit_round_ledger()) whose
  *   flushes go to `uploader` and whose commits go to the consumer `rk`,
- *   synchronously, or with async through a queue served by
- *   commit_round_serve().
+ *   synchronously, or with KAFKA_COMMIT_ASYNCHRONOUS through a queue each
+ *   round serves.
  * - commit_round_run() is one round: it takes every flush back that the
  *   workers finished (waiting up to timeout_ms for the first) and returns
  *   how many came back. A round that finds nothing allocates nothing.
@@ -60,8 +60,6 @@ struct ledger *commit_round_ledger(struct commit_round *cr);
 void commit_round_set_registry(struct commit_round *cr, struct registry *r);
 
 int commit_round_run(struct commit_round *cr, int timeout_ms);
-/* Serves answers to asynchronous commits for up to timeout_ms. */
-void commit_round_serve(struct commit_round *cr, int timeout_ms);
 bool commit_round_fatal(const struct commit_round *cr);
 
 /* Waits until none of the n partitions has a flush in flight, a commit

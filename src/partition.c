@@ -149,7 +149,9 @@ void part_charge(struct registry *r, struct part *pt)
     ledger_charge(r->ledger, &pt->slot, mem > pt->bytes ? mem : pt->bytes);
 }
 
-struct flush *part_take(struct registry *r, struct part *pt, const char *reason, double now)
+/* Moves the buffers into a new flush (keys named, offsets set) for
+ * ledger_cut(); a cut of tombstones only has no files. */
+static struct flush *part_take(struct registry *r, struct part *pt, const char *reason, double now)
 {
     assert(pt->restart_at < 0); /* P2 */
     size_t rows = row_batch_rows(pt->rows), errors = error_batch_rows(pt->errors);

@@ -7,8 +7,8 @@
  *   registry_remove() detaches it (see ledger_detach(): what it held and is
  *   not with a worker is dropped, uncommitted) and frees it.
  * - part_charge() tells the ledger what the buffers hold after a message;
- *   part_take() moves the buffers into a new flush and the partition starts
- *   afresh; part_clear() drops them.
+ *   part_cut() and part_flush() move the buffers into a new flush and the
+ *   partition starts afresh; part_clear() drops them.
  * - A partition waiting to be read again after a key conflict (restart_at)
  *   buffers nothing and has no sealed flush (invariant P2 below); the
  *   registry counts them, so the loop's check costs nothing without one.
@@ -88,9 +88,6 @@ bool part_has_rows(const struct part *pt);
  * rows' column buffers and refused messages, or the message bytes when
  * those are more (narrow rows take several times their JSON in cells). */
 void part_charge(struct registry *r, struct part *pt);
-/* Moves the buffers into a new flush (keys named, offsets set): the ledger's
- * ledger_cut() takes it on. A cut of tombstones only has no files. */
-struct flush *part_take(struct registry *r, struct part *pt, const char *reason, double now);
 /* A cut that must come before what follows (a replay cut, a day or schema
  * change before the message being handled, a revocation): a free partition
  * starts its flush, a busy one has its batch sealed, to go in turn, so the
