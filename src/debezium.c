@@ -33,16 +33,22 @@ enum conv {
     CONV_VARDECIMAL,     /* {"scale": s, "value": base64} as exact text */
     CONV_NANOS_TO_MICROS,
     CONV_ZONED_TIMESTAMP, /* ISO-8601 with offset -> microseconds UTC */
+    CONV_ZONED_TIME,     /* "HH:MM:SS[.f]Z" -> microseconds since midnight UTC */
+    CONV_BITS,           /* io.debezium.data.Bits: base64 little-endian -> "0101..." */
     CONV_UUID,
     CONV_RAW_JSON,       /* any value, kept as its JSON text */
     CONV_LIST,           /* array of elem_conv */
     CONV_INFER,          /* no schema */
 };
 
+/* Which of Debezium's infinity markers a temporal integer field can carry. */
+enum infinity_mark { MARK_NONE, MARK_DAYS, MARK_MILLIS, MARK_MICROS };
+
 struct schema_field {
     char *name;
     struct field_type type;
     enum conv conv, elem_conv;
+    enum infinity_mark mark;
     int int_bits;
     const char *kafka_type; /* for messages: "int32", "string"... */
 };
@@ -54,9 +60,29 @@ struct dbz_schema {
     struct schema_field *fields;
     size_t nfields;
     bool envelope; /* fields are those of before/after, else of the record */
+    bool key;      /* named like Debezium's key schemas, "<topic>.Key" */
 };
 
 #define SCHEMA_CACHE 16
+
+/* PostgreSQL's 'infinity' and '-infinity', which Debezium passes on as text in
+ * a ZonedTimestamp, are stored as the largest and smallest timestamps, the
+ * values DuckDB reads as infinity and -infinity. */
+#define TIMESTAMP_INFINITY INT64_MAX
+#define DATE_INFINITY INT32_MAX
+
+/* Debezium 3's PostgreSQL connector passes 'infinity' and '-infinity' of date
+ * and timestamp columns on as these numbers (the JDBC driver's infinity
+ * markers run through its arithmetic), each far outside the dates PostgreSQL
+ * can store except the timestamps, which would be in the year 294247. They are
+ * stored as DuckDB's infinity and -infinity. */
+static const struct {
+    int64_t pos, neg, stored;
+} infinity_marks[] = {
+    [MARK_DAYS] = {-622191234, -625821272, DATE_INFINITY},
+    [MARK_MILLIS] = {9223372036825200, -9223372036832400, TIMESTAMP_INFINITY},
+    [MARK_MICROS] = {9223372036825200000, -9223372036832400000, TIMESTAMP_INFINITY},
+};
 
 struct dbz_decoder {
     struct json_scan scan, sub, check; /* top level, row image, JSON text checks */
@@ -165,11 +191,17 @@ static bool map_primitive(const cJSON *fs, struct schema_field *f)
     const char *name = json_str(fs, "name");
     if (type == NULL)
         return false;
+    /* Kafka Connect's JsonConverter names its floating types "float" and
+     * "double"; "float32" and "float64" (Connect's Java names) are read too. */
+    bool is_float = strcmp(type, "float") == 0 || strcmp(type, "float32") == 0;
+    bool is_double = strcmp(type, "double") == 0 || strcmp(type, "float64") == 0;
     f->kafka_type = strcmp(type, "int8") == 0      ? "int8"
                     : strcmp(type, "int16") == 0   ? "int16"
                     : strcmp(type, "int32") == 0   ? "int32"
                     : strcmp(type, "int64") == 0   ? "int64"
+                    : strcmp(type, "float") == 0   ? "float"
                     : strcmp(type, "float32") == 0 ? "float32"
+                    : strcmp(type, "double") == 0  ? "double"
                     : strcmp(type, "float64") == 0 ? "float64"
                     : strcmp(type, "boolean") == 0 ? "boolean"
                     : strcmp(type, "string") == 0  ? "string"
@@ -203,6 +235,7 @@ static bool map_primitive(const cJSON *fs, struct schema_field *f)
             strcmp(name, "org.apache.kafka.connect.data.Date") == 0) {
             set_type(f, PQ_DATE, CONV_INT);
             f->int_bits = 32;
+            f->mark = MARK_DAYS;
             return true;
         }
         if (strcmp(name, "io.debezium.time.Time") == 0 ||
@@ -224,10 +257,12 @@ static bool map_primitive(const cJSON *fs, struct schema_field *f)
         }
         if (strcmp(name, "io.debezium.time.Timestamp") == 0) {
             set_type(f, PQ_TIMESTAMP_MILLIS, CONV_INT);
+            f->mark = MARK_MILLIS;
             return true;
         }
         if (strcmp(name, "io.debezium.time.MicroTimestamp") == 0) {
             set_type(f, PQ_TIMESTAMP_MICROS, CONV_INT);
+            f->mark = MARK_MICROS;
             return true;
         }
         if (strcmp(name, "io.debezium.time.NanoTimestamp") == 0) {
@@ -236,7 +271,19 @@ static bool map_primitive(const cJSON *fs, struct schema_field *f)
         }
         if (strcmp(name, "org.apache.kafka.connect.data.Timestamp") == 0) {
             set_type(f, PQ_TIMESTAMP_MILLIS, CONV_INT);
+            f->mark = MARK_MILLIS;
             f->type.utc = true;
+            return true;
+        }
+        if (strcmp(name, "io.debezium.time.ZonedTime") == 0) {
+            set_type(f, PQ_TIME_MICROS, CONV_ZONED_TIME);
+            f->type.utc = true;
+            return true;
+        }
+        if (strcmp(name, "io.debezium.data.Bits") == 0) {
+            /* bit(n) carries its length; varbit the largest int. */
+            set_type(f, PQ_STRING, CONV_BITS);
+            f->int_bits = param_int(fs, "length", 0);
             return true;
         }
         if (strcmp(name, "io.debezium.time.ZonedTimestamp") == 0) {
@@ -258,9 +305,9 @@ static bool map_primitive(const cJSON *fs, struct schema_field *f)
         set_type(f, f->int_bits == 8 ? PQ_INT8 : f->int_bits == 16 ? PQ_INT16 : PQ_INT32, CONV_INT);
     } else if (strcmp(type, "int64") == 0) {
         set_type(f, PQ_INT64, CONV_INT);
-    } else if (strcmp(type, "float32") == 0) {
+    } else if (is_float) {
         set_type(f, PQ_FLOAT, CONV_FLOAT);
-    } else if (strcmp(type, "float64") == 0) {
+    } else if (is_double) {
         set_type(f, PQ_DOUBLE, CONV_FLOAT);
     } else if (strcmp(type, "boolean") == 0) {
         set_type(f, PQ_BOOLEAN, CONV_BOOL);
@@ -286,13 +333,13 @@ static bool map_field(const cJSON *fs, struct schema_field *f)
         struct schema_field elem;
         memset(&elem, 0, sizeof elem);
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(fs, "items");
-        if (map_primitive(items, &elem) && elem.conv != CONV_VARDECIMAL &&
-            elem.conv != CONV_DECIMAL_TEXT) {
+        if (map_primitive(items, &elem)) {
             f->type = elem.type;
             f->type.list = true;
             f->conv = CONV_LIST;
             f->elem_conv = elem.conv;
             f->int_bits = elem.int_bits;
+            f->mark = elem.mark;
             f->kafka_type = elem.kafka_type; /* messages name the element type */
             return true;
         }
@@ -354,6 +401,9 @@ static struct dbz_schema *schema_parse(struct dbz_decoder *d, const char *text, 
     if (image == NULL)
         image = struct_field(fields, "before");
     s->envelope = image != NULL && struct_field(fields, "op") != NULL;
+    const char *sname = json_str(root, "name");
+    size_t sname_len = sname != NULL ? strlen(sname) : 0;
+    s->key = sname_len >= 4 && strcmp(sname + sname_len - 4, ".Key") == 0;
     const cJSON *list = s->envelope ? cJSON_GetObjectItemCaseSensitive(image, "fields") : fields;
     if (s->envelope && !cJSON_IsArray(list)) {
         cJSON_Delete(root);
@@ -512,32 +562,35 @@ static bool digits(const char *p, int n, int *out)
 }
 
 /* "2018-06-20T13:37:03.123456789+02:00" (or Z, +0200, +02) to microseconds UTC. */
-static bool parse_zoned_timestamp(const char *p, size_t n, int64_t *out)
+/* Parses "HH:MM:SS[.fraction](Z|+hh[:mm]|-hh[:mm])", the whole of p[i..n):
+ * seconds since midnight, microseconds (a finer fraction is floored) and the
+ * offset in minutes east of UTC. */
+static bool parse_clock(const char *p, size_t n, size_t i, int64_t *secs, int64_t *micros,
+                        int *offset_min)
 {
-    int y, mo, dd, h, mi, se;
-    if (n < 20 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' ||
-        !digits(p + 8, 2, &dd) || (p[10] != 'T' && p[10] != ' ') || !digits(p + 11, 2, &h) ||
-        p[13] != ':' || !digits(p + 14, 2, &mi) || p[16] != ':' || !digits(p + 17, 2, &se))
+    int h, mi, se;
+    if (n < i + 8 || !digits(p + i, 2, &h) || p[i + 2] != ':' || !digits(p + i + 3, 2, &mi) ||
+        p[i + 5] != ':' || !digits(p + i + 6, 2, &se))
         return false;
-    if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || se > 60)
+    if (h > 24 || mi > 59 || se > 60 || (h == 24 && (mi > 0 || se > 0)))
         return false;
-    size_t i = 19;
-    int64_t micros = 0;
+    i += 8;
+    *micros = 0;
     if (i < n && p[i] == '.') {
         i++;
         int count = 0;
         while (i < n && p[i] >= '0' && p[i] <= '9') {
             if (count < 6)
-                micros = micros * 10 + (p[i] - '0');
+                *micros = *micros * 10 + (p[i] - '0');
             count++;
             i++;
         }
         if (count == 0 || count > 9)
             return false;
         for (; count < 6; count++)
-            micros *= 10;
+            *micros *= 10;
     }
-    int offset_min = 0;
+    *offset_min = 0;
     if (i < n && p[i] == 'Z') {
         i++;
     } else if (i < n && (p[i] == '+' || p[i] == '-')) {
@@ -553,16 +606,62 @@ static bool parse_zoned_timestamp(const char *p, size_t n, int64_t *out)
             i += 2;
         if (oh > 18 || om > 59)
             return false;
-        offset_min = sign * (oh * 60 + om);
+        *offset_min = sign * (oh * 60 + om);
     } else {
         return false;
     }
-    if (i != n)
+    *secs = h * 3600 + mi * 60 + se;
+    return i == n;
+}
+
+static bool parse_zoned_timestamp(const char *p, size_t n, int64_t *out)
+{
+    int y, mo, dd, offset_min;
+    int64_t secs, micros;
+    if (n < 20 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' ||
+        !digits(p + 8, 2, &dd) || (p[10] != 'T' && p[10] != ' '))
         return false;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)dd) * 86400 + h * 3600 + mi * 60 +
-                   se - (int64_t)offset_min * 60;
+    if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || (p[11] == '2' && p[12] == '4') ||
+        !parse_clock(p, n, 11, &secs, &micros, &offset_min))
+        return false;
+    secs += days_from_civil(y, (unsigned)mo, (unsigned)dd) * 86400 - (int64_t)offset_min * 60;
     *out = secs * 1000000 + micros;
     return true;
+}
+
+/* A ZonedTime ("10:34:56.5Z", Debezium writes it in UTC) as microseconds
+ * since midnight UTC. */
+static bool parse_zoned_time(const char *p, size_t n, int64_t *out)
+{
+    int64_t secs, micros;
+    int offset_min;
+    if (!parse_clock(p, n, 0, &secs, &micros, &offset_min))
+        return false;
+    if (secs == 86400 && micros == 0 && offset_min == 0) {
+        *out = 86400 * (int64_t)1000000; /* 24:00:00, as PostgreSQL allows */
+        return true;
+    }
+    secs = ((secs - (int64_t)offset_min * 60) % 86400 + 86400) % 86400;
+    *out = secs * 1000000 + micros;
+    return true;
+}
+
+/* Debezium's Bits are the bit string as a little-endian number. Written most
+ * significant bit first, as PostgreSQL prints it: padded with zeros to width
+ * (bit(n)), or without leading zeros when width is unknown (varbit, whose
+ * leading zeros Debezium does not keep). */
+static void bits_text(const uint8_t *le, size_t n, int width, struct buf *out)
+{
+    size_t bits = n * 8;
+    if (width > 0 && width < 0x7fffffff)
+        bits = (size_t)width > bits ? (size_t)width : bits;
+    size_t start = out->len;
+    for (size_t k = bits; k-- > 0;) {
+        int bit = k / 8 < n ? (le[k / 8] >> (k % 8)) & 1 : 0;
+        if (out->len == start && bit == 0 && k >= (width > 0 && width < 0x7fffffff ? (size_t)width : 1))
+            continue; /* a leading zero beyond the width */
+        buf_push(out, (char)('0' + bit));
+    }
 }
 
 static bool parse_uuid(const char *p, size_t n, uint8_t out[16])
@@ -756,6 +855,10 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
         }
         if (conv == CONV_NANOS_TO_MICROS)
             i = i >= 0 ? i / 1000 : -((-(i + 1)) / 1000) - 1; /* floor */
+        if (f->mark != MARK_NONE && i == infinity_marks[f->mark].pos)
+            i = infinity_marks[f->mark].stored;
+        else if (f->mark != MARK_NONE && i == infinity_marks[f->mark].neg)
+            i = -infinity_marks[f->mark].stored;
         out->kind = CELL_INT;
         out->v.i = i;
         return true;
@@ -875,11 +978,35 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
     case CONV_ZONED_TIMESTAMP:
         if (!read_string(c, f->name, "an ISO-8601 timestamp", &str))
             return false;
-        if (!parse_zoned_timestamp(str.ptr, str.len, &i))
+        if (str.len == 8 && memcmp(str.ptr, "infinity", 8) == 0)
+            i = TIMESTAMP_INFINITY;
+        else if (str.len == 9 && memcmp(str.ptr, "-infinity", 9) == 0)
+            i = -TIMESTAMP_INFINITY;
+        else if (!parse_zoned_timestamp(str.ptr, str.len, &i))
             return fail(d, "%s.%s: '%.*s' is not an ISO-8601 timestamp with an offset", c->image,
                         f->name, (int)(str.len > 40 ? 40 : str.len), str.ptr);
         out->kind = CELL_INT;
         out->v.i = i;
+        return true;
+    case CONV_ZONED_TIME:
+        if (!read_string(c, f->name, "a time with an offset", &str))
+            return false;
+        if (!parse_zoned_time(str.ptr, str.len, &i))
+            return fail(d, "%s.%s: '%.*s' is not a time of day with an offset", c->image, f->name,
+                        (int)(str.len > 40 ? 40 : str.len), str.ptr);
+        out->kind = CELL_INT;
+        out->v.i = i;
+        return true;
+    case CONV_BITS:
+        if (!read_string(c, f->name, "base64 bits", &str))
+            return false;
+        buf_reset(&d->scratch);
+        if (!base64_decode(str.ptr, str.len, &d->scratch))
+            return fail(d, "%s.%s: bits are not valid base64", c->image, f->name);
+        out->kind = CELL_BYTES;
+        out->v.off = c->row->bytes.len;
+        bits_text(d->scratch.data, d->scratch.len, f->int_bits, &c->row->bytes);
+        out->len = (uint32_t)(c->row->bytes.len - out->v.off);
         return true;
     case CONV_UUID: {
         uint8_t u[16];
@@ -1252,6 +1379,10 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
                     base + (size_t)(s->p - s->begin),
                     closing || base == 0 ? "message" : "payload"); /* at 0: no wrapper */
 
+    /* A schema of a record (not of an envelope, nor of a key) is a flattened
+     * record's even when ExtractNewRecordState added no __op or __deleted. */
+    if (!has_op && schema != NULL && !schema->envelope && !schema->key)
+        flattened = true;
     if (has_op && !flattened) {
         const struct dbz_schema *image_schema = schema != NULL && schema->envelope ? schema : NULL;
         if (schema != NULL && !schema->envelope)

@@ -41,10 +41,11 @@ export async function ensureStack(components = ['kafka', 'minio']) {
 }
 
 // A process whose output goes to dir/name.log; resolves once ready() says so.
-async function spawnLogged(name, dir, command, args, { env, ready, timeoutMs = 90000 }) {
+// user: { uid, gid } runs it as that user (the caller being root).
+export async function spawnLogged(name, dir, command, args, { env, ready, timeoutMs = 90000, user = null }) {
   const logPath = join(dir, `${name}.log`);
   const fd = openSync(logPath, 'a');
-  const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: env ?? process.env, cwd: dir });
+  const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: env ?? process.env, cwd: dir, ...(user ?? {}) });
   closeSync(fd);
   const proc = { child, stopping: false, exited: new Promise((r) => child.on('exit', (code, signal) => r({ code, signal }))) };
   proc.exited.then(({ code, signal }) => {
@@ -67,7 +68,7 @@ async function spawnLogged(name, dir, command, args, { env, ready, timeoutMs = 9
   return proc;
 }
 
-async function stopProc(proc, signal = 'SIGTERM', graceMs = 30000) {
+export async function stopProc(proc, signal = 'SIGTERM', graceMs = 30000) {
   if (proc == null) return;
   proc.stopping = true;
   if (proc.child.exitCode === null && proc.child.signalCode === null) {
@@ -82,7 +83,7 @@ async function stopProc(proc, signal = 'SIGTERM', graceMs = 30000) {
 // directory and ports: up() starts it (start() resolves with the process),
 // down() stops it (SIGKILL with hard), stop() stops it for good and removes
 // its directory unless keep. stopAll() stops it too.
-function restartable(name, dir, start) {
+export function restartable(name, dir, start) {
   let proc = null;
   const service = {
     name, dir,

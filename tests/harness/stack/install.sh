@@ -3,12 +3,15 @@
 # demo run as plain processes on 127.0.0.1, each pinned by version, all in one
 # cache folder: $CDCW_STACK_CACHE, by default ~/.cache/cdc-writer-stack.
 #
-#   tests/harness/stack/install.sh [kafka|minio|prefect]...   (none: all three)
+#   tests/harness/stack/install.sh [kafka|minio|prefect|debezium]...   (none: all four)
 #
-# - kafka:   Apache Kafka's broker jars from Maven Central (kafka-runtime.pom.xml)
-# - minio:   MinIO built from its Go module (a test process only, never linked or shipped)
-# - prefect: a Python virtual environment with Prefect, pyarrow, DuckDB and the
-#            MinIO client (requirements.txt, every package pinned)
+# - kafka:    Apache Kafka's broker jars from Maven Central (kafka-runtime.pom.xml)
+# - minio:    MinIO built from its Go module (a test process only, never linked or shipped)
+# - prefect:  a Python virtual environment with Prefect, pyarrow, DuckDB and the
+#             MinIO client (requirements.txt, every package pinned)
+# - debezium: Kafka Connect's jars (connect-runtime.pom.xml) and Debezium's
+#             PostgreSQL connector as a plugin directory (debezium-postgres.pom.xml),
+#             from Maven Central; PostgreSQL 15's server from Debian's packages
 # A component that is there already is not fetched again; each one is marked
 # done only once complete. A failure names the component and the command to retry.
 set -euo pipefail
@@ -19,6 +22,8 @@ mkdir -p "$cache"
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-runtime.pom.xml")
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # the module's last commit, 2026-02-12
 PREFECT_VERSION=$(sed -n 's/^prefect==//p' "$here/requirements.txt")
+CONNECT_VERSION=$(sed -n 's:.*<connect.version>\(.*\)</connect.version>.*:\1:p' "$here/connect-runtime.pom.xml")
+DEBEZIUM_VERSION=$(sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:p' "$here/debezium-postgres.pom.xml")
 
 fail() {
     echo "stack: $1 could not be installed: $2" >&2
@@ -80,10 +85,38 @@ prefect() {
     touch "$venv/.done"
 }
 
-[ "$#" -gt 0 ] || set -- kafka minio prefect
+debezium() {
+    # The server binaries (initdb, pg_ctl) and contrib's extensions (citext, hstore).
+    [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -f /usr/share/postgresql/15/extension/hstore.control ] ||
+        apt_install postgresql-15 postgresql-client-15 || fail debezium "no PostgreSQL 15 server"
+    local connect="$cache/connect-$CONNECT_VERSION" plugin="$cache/debezium-postgres-$DEBEZIUM_VERSION"
+    if [ ! -f "$connect/.done" ]; then
+        command -v mvn >/dev/null || apt_install maven || fail debezium "no Maven"
+        echo "stack: fetching Kafka Connect $CONNECT_VERSION's jars from Maven Central into $connect (once)"
+        rm -rf "$connect"
+        mvn -q -B -f "$here/connect-runtime.pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+            -DoutputDirectory="$connect/libs" -Dmaven.repo.local="$cache/m2" ||
+            fail debezium "mvn dependency:copy-dependencies (connect-runtime.pom.xml) failed"
+        ls "$connect/libs"/connect-runtime-"$CONNECT_VERSION".jar >/dev/null || fail debezium "connect-runtime-$CONNECT_VERSION.jar is missing"
+        touch "$connect/.done"
+    fi
+    if [ ! -f "$plugin/.done" ]; then
+        echo "stack: fetching Debezium's PostgreSQL connector $DEBEZIUM_VERSION from Maven Central into $plugin (once)"
+        rm -rf "$plugin"
+        mvn -q -B -f "$here/debezium-postgres.pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+            -DexcludeArtifactIds=connect-api,kafka-clients,slf4j-api \
+            -DoutputDirectory="$plugin/debezium-connector-postgres" -Dmaven.repo.local="$cache/m2" ||
+            fail debezium "mvn dependency:copy-dependencies (debezium-postgres.pom.xml) failed"
+        ls "$plugin/debezium-connector-postgres"/debezium-connector-postgres-"$DEBEZIUM_VERSION".jar >/dev/null ||
+            fail debezium "debezium-connector-postgres-$DEBEZIUM_VERSION.jar is missing"
+        touch "$plugin/.done"
+    fi
+}
+
+[ "$#" -gt 0 ] || set -- kafka minio prefect debezium
 for component in "$@"; do
     case "$component" in
-    kafka | minio | prefect) "$component" ;;
-    *) echo "stack: unknown component '$component' (kafka, minio or prefect)" >&2; exit 2 ;;
+    kafka | minio | prefect | debezium) "$component" ;;
+    *) echo "stack: unknown component '$component' (kafka, minio, prefect or debezium)" >&2; exit 2 ;;
     esac
 done
