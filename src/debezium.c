@@ -73,15 +73,18 @@ struct dbz_schema {
 
 /* Debezium 3's PostgreSQL connector passes 'infinity' and '-infinity' of date
  * and timestamp columns on as these numbers (the JDBC driver's infinity
- * markers run through its arithmetic), each far outside the dates PostgreSQL
- * can store except the timestamps, which would be in the year 294247. They are
- * stored as DuckDB's infinity and -infinity. */
+ * markers run through its arithmetic; a date's differ between the snapshot
+ * and streaming), each far outside the dates PostgreSQL can store except the
+ * timestamps, which would be in the year 294247. They are stored as DuckDB's
+ * infinity and -infinity. */
 static const struct {
-    int64_t pos, neg, stored;
+    int64_t pos[2], neg[2], stored;
 } infinity_marks[] = {
-    [MARK_DAYS] = {-622191234, -625821272, DATE_INFINITY},
-    [MARK_MILLIS] = {9223372036825200, -9223372036832400, TIMESTAMP_INFINITY},
-    [MARK_MICROS] = {9223372036825200000, -9223372036832400000, TIMESTAMP_INFINITY},
+    [MARK_DAYS] = {{-622191234, -2147472692}, {-625821272, -2147472691}, DATE_INFINITY},
+    [MARK_MILLIS] = {{9223372036825200, 9223372036825200}, {-9223372036832400, -9223372036832400},
+                     TIMESTAMP_INFINITY},
+    [MARK_MICROS] = {{9223372036825200000, 9223372036825200000},
+                     {-9223372036832400000, -9223372036832400000}, TIMESTAMP_INFINITY},
 };
 
 struct dbz_decoder {
@@ -855,10 +858,12 @@ static bool convert_scalar(struct ctx *c, const struct schema_field *f, enum con
         }
         if (conv == CONV_NANOS_TO_MICROS)
             i = i >= 0 ? i / 1000 : -((-(i + 1)) / 1000) - 1; /* floor */
-        if (f->mark != MARK_NONE && i == infinity_marks[f->mark].pos)
-            i = infinity_marks[f->mark].stored;
-        else if (f->mark != MARK_NONE && i == infinity_marks[f->mark].neg)
-            i = -infinity_marks[f->mark].stored;
+        if (f->mark != MARK_NONE) {
+            if (i == infinity_marks[f->mark].pos[0] || i == infinity_marks[f->mark].pos[1])
+                i = infinity_marks[f->mark].stored;
+            else if (i == infinity_marks[f->mark].neg[0] || i == infinity_marks[f->mark].neg[1])
+                i = -infinity_marks[f->mark].stored;
+        }
         out->kind = CELL_INT;
         out->v.i = i;
         return true;

@@ -334,10 +334,10 @@ export function writerEnv({ kafka, s3, prefect, extra = {} }) {
   };
 }
 
-// Downloads every object under prefix from the S3 server into dir; resolves
+// Downloads every object under prefix from the S3 server's bucket into dir; resolves
 // with [{key, path, size}].
-export async function fetchObjects(s3, prefix, dir) {
-  const env = { PATH: process.env.PATH, ...s3ClientEnv(s3), MINIO_BUCKET: 'datalake', LOG_LEVEL: 'ERROR' };
+export async function fetchObjects(s3, prefix, dir, bucket = 'datalake') {
+  const env = { PATH: process.env.PATH, ...s3ClientEnv(s3), MINIO_BUCKET: bucket, LOG_LEVEL: 'ERROR' };
   const got = await run(binaries.s3Tool, ['fetch', prefix, dir], { env });
   if (got.code !== 0) throw new Error(`fetch ${prefix} failed: ${got.stderr}`);
   return got.stdout.split('\n').filter(Boolean).map((line) => {

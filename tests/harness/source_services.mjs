@@ -122,7 +122,7 @@ export function debeziumConfig({ pg, db, prefix, slot, overrides = {} }) {
     'database.hostname': pg.host, 'database.port': String(pg.port), 'database.user': pg.user,
     'database.password': pg.password, 'database.dbname': db, 'topic.prefix': prefix, 'slot.name': slot,
     // The harness broker creates no topic on demand: Connect creates each one.
-    'topic.creation.default.replication.factor': '1', 'topic.creation.default.partitions': '2',
+    'topic.creation.default.replication.factor': '1', 'topic.creation.default.partitions': '1',
     ...overrides,
   };
 }
