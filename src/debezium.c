@@ -60,7 +60,7 @@ struct dbz_schema {
     struct schema_field *fields;
     size_t nfields;
     bool envelope; /* fields are those of before/after, else of the record */
-    bool key;      /* named like Debezium's key schemas, "<topic>.Key" */
+    bool row;      /* named like Debezium's row schemas, "<topic>.Value" */
 };
 
 #define SCHEMA_CACHE 16
@@ -406,7 +406,7 @@ static struct dbz_schema *schema_parse(struct dbz_decoder *d, const char *text, 
     s->envelope = image != NULL && struct_field(fields, "op") != NULL;
     const char *sname = json_str(root, "name");
     size_t sname_len = sname != NULL ? strlen(sname) : 0;
-    s->key = sname_len >= 4 && strcmp(sname + sname_len - 4, ".Key") == 0;
+    s->row = sname_len >= 6 && strcmp(sname + sname_len - 6, ".Value") == 0;
     const cJSON *list = s->envelope ? cJSON_GetObjectItemCaseSensitive(image, "fields") : fields;
     if (s->envelope && !cJSON_IsArray(list)) {
         cJSON_Delete(root);
@@ -1384,9 +1384,10 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
                     base + (size_t)(s->p - s->begin),
                     closing || base == 0 ? "message" : "payload"); /* at 0: no wrapper */
 
-    /* A schema of a record (not of an envelope, nor of a key) is a flattened
-     * record's even when ExtractNewRecordState added no __op or __deleted. */
-    if (!has_op && schema != NULL && !schema->envelope && !schema->key)
+    /* A record whose schema is Debezium's row schema ("<topic>.Value", which
+     * ExtractNewRecordState keeps) is a flattened record even without __op
+     * or __deleted. */
+    if (!has_op && schema != NULL && !schema->envelope && schema->row)
         flattened = true;
     if (has_op && !flattened) {
         const struct dbz_schema *image_schema = schema != NULL && schema->envelope ? schema : NULL;
