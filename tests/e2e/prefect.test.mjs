@@ -193,8 +193,10 @@ const n1 = eventFile('notes', 0, NOTE, null, [
   ['c', 0, note('a', 1), 300], ['c', 1, note('a', 1), 301], ['c', 2, note('b', null), 302], ['c', 3, note('c', 3), 303],
   ['d', 4, note('a', 1), 304], ['c', 5, note('b', null), 305], ['d', 6, note('b', null), 306], ['c', 7, note('d', 4), 307],
 ]);
+// f's delete finds no row (one that existed before the capture): it takes none later.
 const n2 = eventFile('notes', 0, NOTE, null, [
-  ['d', 8, note('c', 3), 308], ['d', 9, note('b', null), 309], ['c', 10, note('e', 5), 310],
+  ['d', 8, note('c', 3), 308], ['d', 9, note('b', null), 309], ['d', 10, note('f', 6), 310], ['c', 11, note('e', 5), 311],
+  ['c', 12, note('f', 6), 312],
 ]);
 
 test('the flow keeps mirror_<table>, the current state, in source order per key, idempotent', async () => {
@@ -255,6 +257,6 @@ test('the flow keeps mirror_<table>, the current state, in source order per key,
   assert.deepEqual(wh.mirror_accounts.rows, [...accounts.slice(0, 3), [9, 'gus', 90, null, '{"id":9}', 160, 1, 2], accounts[3]]);
   assert.deepEqual(wh.mirror_pairs.rows, pairs);
   // n1 applied once: n2's deletes find one row each of c and b, loaded before.
-  assert.deepEqual(wh.mirror_notes.rows, [notes[0], notes[3], ['e', 5, null, 310, 0, 10]]);
-  assert.deepEqual([wh.cdc_accounts.events, wh.cdc_pairs.events, wh.cdc_notes.events], [[15, 15], [11, 11], [11, 11]]);
+  assert.deepEqual(wh.mirror_notes.rows, [notes[0], notes[3], ['e', 5, null, 311, 0, 11], ['f', 6, null, 312, 0, 12]]);
+  assert.deepEqual([wh.cdc_accounts.events, wh.cdc_pairs.events, wh.cdc_notes.events], [[15, 15], [11, 11], [13, 13]]);
 });
