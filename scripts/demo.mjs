@@ -103,8 +103,12 @@ try {
 import json, sys, duckdb
 db = duckdb.connect(sys.argv[1], read_only=True)
 out = {}
+book = "_mirror_key, _mirror_lsn, _mirror_partition, _mirror_offset"
 for (t,) in db.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall():
-    out[t] = [list(map(str, r)) for r in db.execute(f'SELECT _cdc_op, _kafka_partition, _kafka_offset, * EXCLUDE (_cdc_op, _kafka_partition, _kafka_offset, _kafka_topic, _processed_at) FROM "{t}" ORDER BY 2, 3 LIMIT 3').fetchall()]
+    if t.startswith("mirror_"):
+        out[t] = [list(map(str, r)) for r in db.execute(f'SELECT * EXCLUDE ({book}) FROM "{t}" ORDER BY _mirror_key LIMIT 3').fetchall()]
+    else:
+        out[t] = [list(map(str, r)) for r in db.execute(f'SELECT _cdc_op, _kafka_partition, _kafka_offset, * EXCLUDE (_cdc_op, _kafka_partition, _kafka_offset, _kafka_topic, _processed_at) FROM "{t}" ORDER BY 2, 3 LIMIT 3').fetchall()]
     out[t].insert(0, db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])
 print(json.dumps(out))`, [prefect.warehouse]);
     say(`the DuckDB warehouse the flow runs loaded (${prefect.warehouse}, removed with the stack):`);
