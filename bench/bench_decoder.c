@@ -1,13 +1,26 @@
-/* bench_decoder -- Debezium decoding into column buffers, single-threaded.
+/* bench_decoder -- Debezium decoding into column buffers, and on to Parquet,
+ * single-threaded.
  *
  *   bench_decoder gen FILE [N] [--schemaless]
  *                                writes N (default 1,000,000) envelopes of about
  *                                1 KB (with schema, a realistic mix of types) as NDJSON;
  *                                with --schemaless, the payloads alone (a JSON
  *                                converter with schemas.enable=false)
- *   bench_decoder run FILE       decodes every line and adds it to column buffers
- *                                (cleared every 100,000 rows, as flushes would);
- *                                prints one JSON object of figures
+ *   bench_decoder repeat SRC FILE N
+ *                                writes N envelopes as NDJSON: the lines of SRC (e.g.
+ *                                recorded from the connector) over and over, the k-th
+ *                                with its "after":{"id":... set to k (1, 2, 3...)
+ *   bench_decoder run FILE [--parquet DIR]
+ *                                decodes every line and adds it to column buffers
+ *                                (cleared every 100,000 rows, as flushes would); with
+ *                                --parquet, writes each 100,000 rows (and the rest at
+ *                                the end) as DIR/part-<k>.parquet first, Snappy, the
+ *                                writer's defaults, as the daemon's flushes do.
+ *                                The file is read into memory before the clock starts
+ *                                (the daemon gets its messages in memory from
+ *                                librdkafka); read_seconds is what reading it once
+ *                                more, in 1 MiB pieces, takes. Prints one JSON object
+ *                                of figures.
  * Run by bench/decoder_bench.mjs, which compares it with DuckDB's read_json.
  */
 #include <stdbool.h>
@@ -99,14 +112,108 @@ static int gen(const char *path, long n, bool schemaless)
     return fclose(f) == 0 ? 0 : 1;
 }
 
-static double now(void)
+static double clock_seconds(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run(const char *path)
+/* Lines of path, their ids renumbered, n of them in all. */
+static int repeat(const char *src, const char *path, long n)
+{
+    FILE *in = fopen(src, "rb");
+    if (in == NULL)
+        return 2;
+    char **lines = NULL;
+    size_t count = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    static const char key[] = "\"after\":{\"id\":";
+    while ((got = getline(&line, &cap, in)) > 0) {
+        if (line[got - 1] == '\n')
+            line[--got] = '\0';
+        if (got == 0)
+            continue;
+        if (strstr(line, key) == NULL) {
+            fprintf(stderr, "bench_decoder: line %zu of %s has no %s\n", count + 1, src, key);
+            return 2;
+        }
+        lines = realloc(lines, (count + 1) * sizeof *lines);
+        lines[count++] = strdup(line);
+    }
+    free(line);
+    fclose(in);
+    if (count == 0)
+        return 2;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return 2;
+    for (long i = 0; i < n; i++) {
+        const char *l = lines[(size_t)i % count];
+        const char *id = strstr(l, key) + sizeof key - 1;
+        const char *rest = id;
+        while (*rest == '-' || (*rest >= '0' && *rest <= '9'))
+            rest++;
+        fwrite(l, 1, (size_t)(id - l), f);
+        fprintf(f, "%ld%s\n", i + 1, rest);
+    }
+    for (size_t i = 0; i < count; i++)
+        free(lines[i]);
+    free(lines);
+    return fclose(f) == 0 ? 0 : 1;
+}
+
+static bool file_sink(void *ctx, const void *data, size_t len)
+{
+    return fwrite(data, 1, len, ctx) == len;
+}
+
+struct out {
+    const char *dir; /* NULL: column buffers only */
+    int files;
+    long long bytes;
+};
+
+/* Writes b to the next file of out; false (and a line on stderr) on failure. */
+static bool write_parquet(const struct row_batch *b, struct out *out)
+{
+    char path[4096], err[512] = "";
+    snprintf(path, sizeof path, "%s/part-%d.parquet", out->dir, out->files);
+    FILE *f = fopen(path, "wb");
+    struct pq_options opts;
+    pq_options_default(&opts);
+    bool ok = f != NULL && row_batch_write(b, &opts, file_sink, f, err, sizeof err);
+    if (ok)
+        ok = fflush(f) == 0;
+    if (ok) {
+        out->files++;
+        out->bytes += ftell(f);
+    }
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        fprintf(stderr, "bench_decoder: cannot write %s: %s\n", path,
+                f == NULL ? "cannot open it" : err[0] ? err : "write failed");
+    return ok;
+}
+
+/* Ends the batch (written out first with --parquet) and returns its successor. */
+static struct row_batch *cut(struct row_batch *b, struct out *out, bool *failed)
+{
+    if (out->dir == NULL) {
+        row_batch_clear(b);
+        return b;
+    }
+    if (!write_parquet(b, out))
+        *failed = true;
+    struct row_batch *next = row_batch_successor(b);
+    row_batch_free(b);
+    return next;
+}
+
+static int run(const char *path, const char *dir)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -118,19 +225,39 @@ static int run(const char *path)
     if (fread(data, 1, len, f) != len)
         return 2;
     fclose(f);
+    /* What reading the file costs a reader that keeps one 1 MiB buffer. */
+    double read_start = clock_seconds(CLOCK_MONOTONIC);
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return 2;
+    static char piece[1 << 20];
+    while (fread(piece, 1, sizeof piece, f) == sizeof piece)
+        ;
+    fclose(f);
+    double read_secs = clock_seconds(CLOCK_MONOTONIC) - read_start;
+
+    struct out out = {.dir = dir};
     struct dbz_decoder *d = dbz_decoder_new();
     struct row_batch *b = row_batch_new("cdc.shop.public.orders", 0);
     struct dbz_row row = {0};
     char err[512], why[256];
-    long rows = 0, errors = 0;
-    double start = now();
+    long rows = 0, errors = 0, schema_cuts = 0;
+    bool failed = false;
+    double start = clock_seconds(CLOCK_MONOTONIC), cpu_start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     for (size_t pos = 0; pos < len;) {
         char *nl = memchr(data + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - data) : len;
         if (dbz_decode(d, data + pos, end - pos, &row, err, sizeof err) == DBZ_ROW) {
-            row_batch_add(b, &row, rows, 0, why, sizeof why);
+            if (row_batch_add(b, &row, rows, 0, why, sizeof why) == BATCH_SCHEMA_CHANGED) {
+                schema_cuts++;
+                b = cut(b, &out, &failed);
+                if (row_batch_add(b, &row, rows, 0, why, sizeof why) != BATCH_ADDED) {
+                    fprintf(stderr, "bench_decoder: a row does not fit an empty batch\n");
+                    return 1;
+                }
+            }
             if (row_batch_rows(b) == 100000)
-                row_batch_clear(b);
+                b = cut(b, &out, &failed);
             rows++;
         } else {
             errors++;
@@ -139,15 +266,20 @@ static int run(const char *path)
         }
         pos = end + 1;
     }
-    double secs = now() - start;
-    printf("{\"messages\":%ld,\"errors\":%ld,\"bytes\":%zu,\"seconds\":%.4f,\"messages_per_second\":%.0f,"
-           "\"mb_per_second\":%.1f}\n",
-           rows + errors, errors, len, secs, (double)(rows + errors) / secs, (double)len / secs / 1e6);
+    if (dir != NULL && row_batch_rows(b) > 0)
+        b = cut(b, &out, &failed);
+    double secs = clock_seconds(CLOCK_MONOTONIC) - start;
+    double cpu = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
+    printf("{\"messages\":%ld,\"rows\":%ld,\"errors\":%ld,\"schema_cuts\":%ld,\"bytes\":%zu,"
+           "\"seconds\":%.4f,\"cpu_seconds\":%.4f,\"read_seconds\":%.4f,"
+           "\"messages_per_second\":%.0f,\"mb_per_second\":%.1f,\"files\":%d,\"parquet_bytes\":%lld}\n",
+           rows + errors, rows, errors, schema_cuts, len, secs, cpu, read_secs,
+           (double)(rows + errors) / secs, (double)len / secs / 1e6, out.files, out.bytes);
     dbz_row_free(&row);
     row_batch_free(b);
     dbz_decoder_free(d);
     free(data);
-    return errors ? 1 : 0;
+    return errors || failed ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -155,8 +287,13 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "gen") == 0)
         return gen(argv[2], argc > 3 ? atol(argv[3]) : 1000000,
                    argc > 4 && strcmp(argv[4], "--schemaless") == 0);
-    if (argc >= 3 && strcmp(argv[1], "run") == 0)
-        return run(argv[2]);
-    fprintf(stderr, "usage: bench_decoder gen FILE [N] [--schemaless] | run FILE\n");
+    if (argc == 5 && strcmp(argv[1], "repeat") == 0)
+        return repeat(argv[2], argv[3], atol(argv[4]));
+    if (argc == 3 && strcmp(argv[1], "run") == 0)
+        return run(argv[2], NULL);
+    if (argc == 5 && strcmp(argv[1], "run") == 0 && strcmp(argv[3], "--parquet") == 0)
+        return run(argv[2], argv[4]);
+    fprintf(stderr, "usage: bench_decoder gen FILE [N] [--schemaless] | repeat SRC FILE N | "
+                    "run FILE [--parquet DIR]\n");
     return 2;
 }
