@@ -42,3 +42,21 @@ bool base64_decode(const char *text, size_t len, struct buf *out)
     }
     return true;
 }
+
+void base64_encode(const void *data, size_t len, struct buf *out)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *p = data;
+    buf_reserve(out, (len + 2) / 3 * 4);
+    for (size_t i = 0; i < len; i += 3) {
+        size_t left = len - i;
+        uint32_t n = (uint32_t)p[i] << 16 | (left > 1 ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (left > 2 ? (uint32_t)p[i + 2] : 0);
+        uint8_t *o = out->data + out->len;
+        o[0] = (uint8_t)digits[n >> 18];
+        o[1] = (uint8_t)digits[(n >> 12) & 63];
+        o[2] = left > 1 ? (uint8_t)digits[(n >> 6) & 63] : '=';
+        o[3] = left > 2 ? (uint8_t)digits[n & 63] : '=';
+        out->len += 4;
+    }
+}
