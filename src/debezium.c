@@ -94,6 +94,11 @@ struct dbz_decoder {
     struct buf scratch;
     const struct schema_field **fmap; /* the schema field of each row field */
     size_t fmap_cap;
+    /* The row's source metadata being read (finish_source() completes it):
+     * db, schema and table in source_text; position members in position. */
+    struct cell db, schema, table;
+    struct buf source_text, position;
+    uint32_t position_seen; /* the position fields added (struct meta_field's bit) */
     char *err;
     size_t errlen;
 };
@@ -471,6 +476,8 @@ static void row_reset(struct dbz_row *row)
     row->op = 0;
     row->has_ts = row->has_source_ts = false;
     row->ts_ms = row->source_ts_ms = 0;
+    memset(&row->src, 0, sizeof row->src); /* all CELL_NULL */
+    buf_reset(&row->meta);
     row->nfields = 0;
     row->nitems = 0;
     buf_reset(&row->bytes);
@@ -494,6 +501,7 @@ void dbz_row_free(struct dbz_row *row)
     free(row->items);
     buf_free(&row->bytes);
     buf_free(&row->names);
+    buf_free(&row->meta);
     memset(row, 0, sizeof *row);
 }
 
@@ -1123,6 +1131,238 @@ static bool convert_inferred(struct ctx *c, struct cell *out)
     return fail_syntax(c->d, c->s, c->base);
 }
 
+/* ---------- source metadata ---------- */
+
+enum meta_kind {
+    META_LSN,
+    META_TX_ID,
+    META_SEQUENCE,
+    META_SNAPSHOT,
+    META_DB,
+    META_SCHEMA,
+    META_TABLE,
+    META_POSITION,
+    META_TX_ORDER,
+    META_TX_COLLECTION_ORDER,
+};
+
+struct meta_field {
+    const char *name;
+    size_t len;
+    enum meta_kind kind;
+    int bit; /* META_POSITION: its bit in position_seen */
+};
+
+#define META_FIELD(name, kind, bit) {name, sizeof name - 1, kind, bit}
+
+/* The fields of payload.source that make metadata, by length (see
+ * source_field()). The position fields: MySQL and MariaDB (binlog file, pos,
+ * row, gtid, server_id), Oracle (scn, commit_scn, lcr_position), SQL Server,
+ * Db2 and Informix (change_lsn, commit_lsn, event_serial_no), MongoDB (ord),
+ * Vitess (vgtid). */
+static const struct meta_field source_fields[] = {
+    META_FIELD("db", META_DB, 0),
+    META_FIELD("lsn", META_LSN, 0),
+    META_FIELD("pos", META_POSITION, 1),
+    META_FIELD("row", META_POSITION, 2),
+    META_FIELD("scn", META_POSITION, 5),
+    META_FIELD("ord", META_POSITION, 11),
+    META_FIELD("txId", META_TX_ID, 0),
+    META_FIELD("file", META_POSITION, 0),
+    META_FIELD("gtid", META_POSITION, 3),
+    META_FIELD("table", META_TABLE, 0),
+    META_FIELD("vgtid", META_POSITION, 12),
+    META_FIELD("schema", META_SCHEMA, 0),
+    META_FIELD("sequence", META_SEQUENCE, 0),
+    META_FIELD("snapshot", META_SNAPSHOT, 0),
+    META_FIELD("server_id", META_POSITION, 4),
+    META_FIELD("collection", META_TABLE, 0),
+    META_FIELD("commit_scn", META_POSITION, 6),
+    META_FIELD("change_lsn", META_POSITION, 8),
+    META_FIELD("commit_lsn", META_POSITION, 9),
+    META_FIELD("lcr_position", META_POSITION, 7),
+    META_FIELD("event_serial_no", META_POSITION, 10),
+};
+
+/* source_fields[source_by_length[n] .. source_by_length[n + 1]) are those of
+ * length n, so a name is compared only with the few of its length. */
+static const uint8_t source_by_length[] = {0, 0, 0, 1, 6, 9, 11, 12, 12, 14, 15, 19, 19, 20, 20, 20, 21};
+_Static_assert(sizeof source_fields / sizeof source_fields[0] == 21, "source_by_length is out of date");
+
+/* lsn and txId that are not integers go to the position under these bits. */
+enum { POSITION_LSN_BIT = 13, POSITION_TX_ID_BIT = 14 };
+
+static const struct meta_field transaction_fields[] = {
+    META_FIELD("total_order", META_TX_ORDER, 0),
+    META_FIELD("data_collection_order", META_TX_COLLECTION_ORDER, 0),
+};
+
+static const struct meta_field *find_meta(const struct meta_field *table, size_t n, const char *p,
+                                          size_t len)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* Inline, byte by byte: the names are short, and most differ at once. */
+        const char *name = table[i].name;
+        size_t k = 0;
+        if (table[i].len != len)
+            continue;
+        while (k < len && name[k] == p[k])
+            k++;
+        if (k == len)
+            return &table[i];
+    }
+    return NULL;
+}
+
+static const struct meta_field *source_field(const char *p, size_t len)
+{
+    if (len + 1 >= sizeof source_by_length)
+        return NULL;
+    size_t first = source_by_length[len];
+    return find_meta(source_fields + first, source_by_length[len + 1] - first, p, len);
+}
+
+static const struct meta_field *transaction_field(const char *p, size_t len)
+{
+    return find_meta(transaction_fields, sizeof transaction_fields / sizeof transaction_fields[0], p,
+                     len);
+}
+
+/* The metadata a flattened record's field names (after "__"), as
+ * ExtractNewRecordState's add.fields writes them: lsn or source_lsn,
+ * total_order or transaction_total_order. */
+static const struct meta_field *flattened_field(const char *p, size_t len)
+{
+    if (len > 7 && memcmp(p, "source_", 7) == 0)
+        return source_field(p + 7, len - 7);
+    if (len > 12 && memcmp(p, "transaction_", 12) == 0)
+        return transaction_field(p + 12, len - 12);
+    const struct meta_field *f = source_field(p, len);
+    return f != NULL ? f : transaction_field(p, len);
+}
+
+/* Appends "name":text to the position, once per field: the first wins. */
+static void add_position(struct dbz_decoder *d, const char *name, int bit, struct js_str text)
+{
+    if (d->position_seen & (1u << bit))
+        return;
+    d->position_seen |= 1u << bit;
+    if (d->position.len > 0)
+        buf_push(&d->position, ',');
+    buf_push(&d->position, '"');
+    buf_append(&d->position, name, strlen(name));
+    buf_append(&d->position, "\":", 2);
+    buf_append(&d->position, text.ptr, text.len);
+}
+
+static void set_text(struct buf *b, struct cell *c, struct js_str v)
+{
+    c->kind = CELL_BYTES;
+    c->v.off = b->len;
+    c->len = (uint32_t)v.len;
+    buf_append(b, v.ptr, v.len);
+}
+
+/* Reads the value at the scanner as metadata f. Only a syntax error fails:
+ * a value of another kind is left out (lsn and txId: kept in the position).
+ * A field given twice keeps its first value that is not null. */
+static bool read_meta(struct ctx *c, const struct meta_field *f)
+{
+    struct dbz_decoder *d = c->d;
+    struct dbz_source *src = &c->row->src;
+    enum js_kind k = js_peek(c->s);
+    struct js_str text;
+    bool integer = false, ok;
+    bool textual = f->kind == META_SEQUENCE || f->kind == META_SNAPSHOT || f->kind == META_DB ||
+                   f->kind == META_SCHEMA || f->kind == META_TABLE;
+    if (k == JS_NULL)
+        ok = js_literal(c->s);
+    else if (k == JS_NUMBER)
+        ok = js_number(c->s, &text, &integer);
+    else if (k == JS_STRING && textual)
+        ok = js_string(c->s, &text); /* its content */
+    else
+        ok = js_skip(c->s, &text);   /* its JSON text */
+    if (!ok)
+        return fail_syntax(d, c->s, c->base);
+    if (k == JS_NULL)
+        return true;
+    switch (f->kind) {
+    case META_LSN:
+    case META_TX_ID:
+    case META_TX_ORDER:
+    case META_TX_COLLECTION_ORDER: {
+        struct cell *cell = f->kind == META_LSN      ? &src->lsn
+                            : f->kind == META_TX_ID  ? &src->tx_id
+                            : f->kind == META_TX_ORDER ? &src->tx_order
+                                                       : &src->tx_collection_order;
+        int64_t v;
+        if (cell->kind != CELL_NULL)
+            return true;
+        if (integer && js_to_int64(text, &v)) {
+            cell->kind = CELL_INT;
+            cell->v.i = v;
+        } else if (f->kind == META_LSN || f->kind == META_TX_ID) {
+            add_position(d, f->name, f->kind == META_LSN ? POSITION_LSN_BIT : POSITION_TX_ID_BIT,
+                         text);
+        }
+        return true;
+    }
+    case META_POSITION:
+        add_position(d, f->name, f->bit, text);
+        return true;
+    default:
+        break;
+    }
+    if (f->kind == META_SEQUENCE || f->kind == META_SNAPSHOT) {
+        struct cell *cell = f->kind == META_SEQUENCE ? &src->sequence : &src->snapshot;
+        if (cell->kind == CELL_NULL)
+            set_text(&c->row->meta, cell, text);
+        return true;
+    }
+    struct cell *part = f->kind == META_DB ? &d->db : f->kind == META_SCHEMA ? &d->schema : &d->table;
+    if (k == JS_STRING && text.len > 0 && part->kind == CELL_NULL)
+        set_text(&d->source_text, part, text);
+    return true;
+}
+
+/* Forgets the decoder's part of the source metadata read so far (row_reset()
+ * forgets the row's). */
+static void forget_source(struct dbz_decoder *d)
+{
+    d->db.kind = d->schema.kind = d->table.kind = CELL_NULL;
+    buf_reset(&d->source_text);
+    buf_reset(&d->position);
+    d->position_seen = 0;
+}
+
+/* Writes the name (db.schema.table) and the position into the row. */
+static void finish_source(struct dbz_decoder *d, struct dbz_row *row)
+{
+    const struct cell *parts[] = {&d->db, &d->schema, &d->table};
+    size_t start = row->meta.len;
+    for (size_t i = 0; i < 3; i++) {
+        if (parts[i]->kind == CELL_NULL)
+            continue;
+        if (row->meta.len > start)
+            buf_push(&row->meta, '.');
+        buf_append(&row->meta, d->source_text.data + parts[i]->v.off, parts[i]->len);
+    }
+    if (row->meta.len > start) {
+        row->src.name.kind = CELL_BYTES;
+        row->src.name.v.off = start;
+        row->src.name.len = (uint32_t)(row->meta.len - start);
+    }
+    if (d->position.len > 0) {
+        row->src.position.kind = CELL_BYTES;
+        row->src.position.v.off = row->meta.len;
+        buf_push(&row->meta, '{');
+        buf_append(&row->meta, d->position.data, d->position.len);
+        buf_push(&row->meta, '}');
+        row->src.position.len = (uint32_t)(row->meta.len - row->src.position.v.off);
+    }
+}
+
 /* ---------- images and envelopes ---------- */
 
 static const struct field_type inferred_type = {.inferred = true};
@@ -1190,6 +1430,19 @@ static bool decode_image(struct ctx *c, const struct dbz_schema *schema, bool fl
             }
             continue;
         }
+        const struct meta_field *mf;
+        if (flattened && name.len > 2 && name.ptr[0] == '_' && name.ptr[1] == '_' &&
+            (mf = flattened_field(name.ptr + 2, name.len - 2)) != NULL) {
+            const uint8_t *at = c->s->p;
+            char kept[64]; /* a decoded name is in scratch that reading the value may reuse */
+            if (!js_in_input(c->s, name) && name.len <= sizeof kept) {
+                memcpy(kept, name.ptr, name.len);
+                name.ptr = kept;
+            }
+            if (!read_meta(c, mf))
+                return false;
+            js_seek(c->s, at); /* read again below as a data field */
+        }
         if (flattened && name.len == 9 && memcmp(name.ptr, "__deleted", 9) == 0) {
             enum js_kind dk = js_peek(c->s);
             if (dk == JS_TRUE) {
@@ -1255,7 +1508,7 @@ struct range {
     bool present;
 };
 
-/* Reads payload.source, keeping ts_ms. */
+/* Reads payload.source: ts_ms and the source metadata. */
 static bool read_source(struct ctx *c)
 {
     enum js_kind k = js_peek(c->s);
@@ -1268,6 +1521,7 @@ static bool read_source(struct ctx *c)
     struct js_str name;
     int more;
     while ((more = js_next_member(c->s, &name)) == 1) {
+        const struct meta_field *f;
         if (name.len == 5 && memcmp(name.ptr, "ts_ms", 5) == 0 && js_peek(c->s) != JS_NULL) {
             const char *saved = c->image;
             c->image = "payload.source";
@@ -1275,9 +1529,29 @@ static bool read_source(struct ctx *c)
                 return false;
             c->image = saved;
             c->row->has_source_ts = true;
+        } else if ((f = source_field(name.ptr, name.len)) != NULL) {
+            if (!read_meta(c, f))
+                return false;
         } else if (!js_skip(c->s, NULL)) {
             return fail_syntax(c->d, c->s, c->base);
         }
+    }
+    return more == 0 || fail_syntax(c->d, c->s, c->base);
+}
+
+/* Reads payload.transaction (null, or id, total_order, data_collection_order);
+ * a value of another kind is skipped, as metadata of an unexpected kind is. */
+static bool read_transaction(struct ctx *c)
+{
+    if (js_peek(c->s) != JS_OBJECT)
+        return js_skip(c->s, NULL) || fail_syntax(c->d, c->s, c->base);
+    js_enter_object(c->s);
+    struct js_str name;
+    int more;
+    while ((more = js_next_member(c->s, &name)) == 1) {
+        const struct meta_field *f = transaction_field(name.ptr, name.len);
+        if (f != NULL ? !read_meta(c, f) : !js_skip(c->s, NULL))
+            return f != NULL ? false : fail_syntax(c->d, c->s, c->base);
     }
     return more == 0 || fail_syntax(c->d, c->s, c->base);
 }
@@ -1357,6 +1631,9 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
         } else if (key_is(name, "source")) {
             if (!read_source(&c))
                 return false;
+        } else if (key_is(name, "transaction")) {
+            if (!read_transaction(&c))
+                return false;
         } else if (key_is(name, "ts_ms") && js_peek(s) != JS_NULL) {
             if (!read_int(&c, "ts_ms", "milliseconds", &row->ts_ms))
                 return false;
@@ -1420,6 +1697,9 @@ static bool decode_payload(struct dbz_decoder *d, const uint8_t *p, size_t len, 
         js_reset(&d->sub, p, len);
         struct ctx ic = {.d = d, .s = &d->sub, .base = base, .row = row, .image = "payload"};
         row->has_ts = row->has_source_ts = false;
+        memset(&row->src, 0, sizeof row->src); /* a data column named source is no source block */
+        buf_reset(&row->meta);
+        forget_source(d);
         return decode_image(&ic, schema, true);
     }
     return fail(d, "payload: not a Debezium change event: no 'op' (envelope) and no '__op' or "
@@ -1483,6 +1763,7 @@ static bool decode_known_schema(struct dbz_decoder *d, const uint8_t *msg, size_
          * error whichever path it takes (refusals are rare; the cost is not). */
         d->err[0] = '\0';
         row_reset(row);
+        forget_source(d);
         return false;
     }
     return false;
@@ -1503,19 +1784,15 @@ void dbz_decoder_free(struct dbz_decoder *d)
     js_free(&d->sub);
     js_free(&d->check);
     buf_free(&d->scratch);
+    buf_free(&d->source_text);
+    buf_free(&d->position);
     free(d->fmap);
     free(d);
 }
 
-enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
-                           struct dbz_row *row, char *err, size_t errlen)
+static enum dbz_result decode_message(struct dbz_decoder *d, const void *value, size_t len,
+                                      struct dbz_row *row)
 {
-    d->err = err;
-    d->errlen = errlen;
-    err[0] = '\0';
-    row_reset(row);
-    if (value == NULL)
-        return DBZ_TOMBSTONE;
     size_t bad;
     enum dbz_result fast;
     if (decode_known_schema(d, value, len, row, &fast))
@@ -1590,4 +1867,20 @@ enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
                    : DBZ_ERROR;
     }
     return decode_payload(d, base, len, 0, NULL, row, false) ? DBZ_ROW : DBZ_ERROR;
+}
+
+enum dbz_result dbz_decode(struct dbz_decoder *d, const void *value, size_t len,
+                           struct dbz_row *row, char *err, size_t errlen)
+{
+    d->err = err;
+    d->errlen = errlen;
+    err[0] = '\0';
+    row_reset(row);
+    forget_source(d);
+    if (value == NULL)
+        return DBZ_TOMBSTONE;
+    enum dbz_result r = decode_message(d, value, len, row);
+    if (r == DBZ_ROW)
+        finish_source(d, row);
+    return r;
 }

@@ -8,6 +8,10 @@
  *   with or without a schema.
  * - The row image is `after` for c/u/r and `before` for d. t and m have none:
  *   their rows carry metadata only (with a schema, every field is null).
+ * - Besides op and the timestamps, each row carries its source metadata
+ *   (struct dbz_source). A source field of an unexpected kind is no error: it
+ *   is left out, or kept in the position (see there); the source and
+ *   transaction blocks are not checked against the schema.
  * - With a schema, each field's type comes from the Kafka Connect schema and
  *   Debezium's semantic names (see the README's mapping table), and each value
  *   is checked against it. Without a schema, values keep their JSON kind
@@ -69,10 +73,30 @@ struct dbz_field {
     struct cell cell;
 };
 
+/* Where the change comes from and its place in the source's order, from
+ * payload.source and payload.transaction, or a flattened record's __ fields
+ * (__lsn or __source_lsn, __total_order or __transaction_total_order...,
+ * which stay data fields too). Each is CELL_NULL when absent or null; texts
+ * are in row->meta. See the README's metadata table. */
+struct dbz_source {
+    struct cell lsn;      /* CELL_INT: lsn, when an integer */
+    struct cell tx_id;    /* CELL_INT: txId, when an integer */
+    struct cell sequence; /* CELL_BYTES: sequence, a string's content or a value's JSON text */
+    struct cell snapshot; /* CELL_BYTES: snapshot, likewise ("true", "last", "false"...) */
+    struct cell name;     /* CELL_BYTES: db.schema.table (collection for table), the parts present */
+    struct cell position; /* CELL_BYTES: a JSON object of the other position fields present
+                             (file, pos, row, gtid, scn..., and lsn or txId that are not
+                             integers), each with its JSON text */
+    struct cell tx_order, tx_collection_order; /* CELL_INT: transaction total_order and
+                                                  data_collection_order */
+};
+
 struct dbz_row {
     char op;            /* c u d r t m */
     bool has_ts, has_source_ts;
     int64_t ts_ms, source_ts_ms;
+    struct dbz_source src;
+    struct buf meta;    /* the texts of src */
     struct dbz_field *fields;
     size_t nfields, fields_cap;
     struct cell *items; /* list elements */

@@ -473,6 +473,181 @@ static void test_recorded_flattened_without_markers(void **state)
     assert_text(r, "c_varchar", "twenty chars exactly");
 }
 
+/* A metadata cell: its text in row->meta (NULL: a null cell). */
+static void assert_meta_text(const struct dbz_row *row, const struct cell *c, const char *expected)
+{
+    if (expected == NULL) {
+        assert_int_equal(c->kind, CELL_NULL);
+        return;
+    }
+    assert_int_equal(c->kind, CELL_BYTES);
+    if (c->len != strlen(expected) || memcmp(row->meta.data + c->v.off, expected, c->len) != 0)
+        fail_msg("'%.*s' is not '%s'", (int)c->len, (const char *)row->meta.data + c->v.off, expected);
+}
+
+static void assert_meta_int(const struct cell *c, int64_t expected)
+{
+    assert_int_equal(c->kind, CELL_INT);
+    assert_true(c->v.i == expected);
+}
+
+/* The source block of the real connector (3.6.1), on the general path and on
+ * the fast path of a cached schema. */
+static void test_source_metadata_recorded_with_schema(void **state)
+{
+    struct fixture *f = *state;
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(decode_file(f, "pg_recorded_types_snapshot_with_schema.json"), DBZ_ROW);
+        const struct dbz_source *src = &f->row.src;
+        assert_meta_int(&src->lsn, 22466840);
+        assert_meta_int(&src->tx_id, 743);
+        assert_meta_text(&f->row, &src->sequence, "[null,\"22466840\"]");
+        assert_meta_text(&f->row, &src->snapshot, "last");
+        assert_meta_text(&f->row, &src->name, "postgres.public.t");
+        assert_meta_text(&f->row, &src->position, NULL);
+        assert_int_equal(src->tx_order.kind, CELL_NULL); /* "transaction": null */
+        assert_int_equal(src->tx_collection_order.kind, CELL_NULL);
+    }
+}
+
+static void test_source_metadata_without_schema(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "pg_create_without_schema.json"), DBZ_ROW);
+    const struct dbz_source *src = &f->row.src;
+    assert_meta_int(&src->lsn, 24023128);
+    assert_meta_int(&src->tx_id, 555);
+    assert_meta_text(&f->row, &src->sequence, "[\"24023119\",\"24023128\"]");
+    assert_meta_text(&f->row, &src->snapshot, "false");
+    assert_meta_text(&f->row, &src->name, "postgres.public.customers");
+    /* A logical decoding message: no table, no transaction id. */
+    assert_int_equal(decode_file(f, "pg_message_without_schema.json"), DBZ_ROW);
+    assert_meta_text(&f->row, &f->row.src.name, "postgres.public");
+    assert_int_equal(f->row.src.tx_id.kind, CELL_NULL);
+    assert_meta_int(&f->row.src.lsn, 24023128);
+    /* No source block at all: every field null. */
+    assert_int_equal(decode_text(f, "{\"op\":\"c\",\"after\":{\"id\":1}}"), DBZ_ROW);
+    assert_meta_text(&f->row, &f->row.src.name, NULL);
+    assert_meta_text(&f->row, &f->row.src.sequence, NULL);
+    assert_int_equal(f->row.src.lsn.kind, CELL_NULL);
+}
+
+/* MySQL: no schema in the name, the binlog position as JSON, the
+ * transaction block's orders. */
+static void test_mysql_source_and_transaction_block(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "mysql_update_without_schema.json"), DBZ_ROW);
+    const struct dbz_source *src = &f->row.src;
+    assert_meta_text(&f->row, &src->name, "inventory.customers");
+    assert_meta_text(&f->row, &src->position,
+                     "{\"server_id\":223344,\"gtid\":\"3e11fa47-71ca-11e1-9e33-c80aa9429562:23\","
+                     "\"file\":\"mysql-bin.000003\",\"pos\":484,\"row\":0}");
+    assert_int_equal(src->lsn.kind, CELL_NULL);
+    assert_int_equal(src->tx_id.kind, CELL_NULL);
+    assert_meta_text(&f->row, &src->sequence, NULL); /* "sequence": null */
+    assert_meta_text(&f->row, &src->snapshot, "false");
+    assert_meta_int(&src->tx_order, 1);
+    assert_meta_int(&src->tx_collection_order, 1);
+    assert_text(&f->row, "first_name", "Anne Marie");
+}
+
+/* Values of other kinds than Debezium writes are no error: Oracle's txId and
+ * scn are strings (kept in the position), a boolean snapshot (before
+ * Debezium 1.6) is its text, a db that is not a string is left out. */
+static void test_source_fields_of_other_kinds(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_text(f, "{\"op\":\"c\",\"after\":{\"id\":1},\"source\":{"
+                                    "\"connector\":\"oracle\",\"snapshot\":true,\"db\":7,"
+                                    "\"schema\":\"INVENTORY\",\"table\":\"CUSTOMERS\","
+                                    "\"txId\":\"0a001b00c1a30000\",\"scn\":\"2294919\","
+                                    "\"commit_scn\":\"2294922\",\"lsn\":1.5,\"sequence\":[1,2]},"
+                                    "\"transaction\":\"not a block\"}"),
+                     DBZ_ROW);
+    const struct dbz_source *src = &f->row.src;
+    assert_meta_text(&f->row, &src->snapshot, "true");
+    assert_meta_text(&f->row, &src->name, "INVENTORY.CUSTOMERS");
+    assert_int_equal(src->tx_id.kind, CELL_NULL);
+    assert_int_equal(src->lsn.kind, CELL_NULL);
+    assert_meta_text(&f->row, &src->position,
+                     "{\"txId\":\"0a001b00c1a30000\",\"scn\":\"2294919\",\"commit_scn\":\"2294922\","
+                     "\"lsn\":1.5}");
+    assert_meta_text(&f->row, &src->sequence, "[1,2]");
+    assert_int_equal(src->tx_order.kind, CELL_NULL);
+    /* A syntax error inside the source block is still one. */
+    assert_int_equal(decode_text(f, "{\"op\":\"c\",\"after\":{},\"source\":{\"lsn\":12x}}"),
+                     DBZ_ERROR);
+    assert_non_null(strstr(f->err, "invalid JSON at byte"));
+}
+
+/* Every position field of the other connectors, in the order given; MongoDB's
+ * collection is the table. */
+static void test_every_position_field(void **state)
+{
+    struct fixture *f = *state;
+    static const char position[] =
+        "{\"file\":\"f\",\"pos\":1,\"row\":2,\"gtid\":\"g\",\"server_id\":3,\"scn\":\"4\","
+        "\"commit_scn\":\"5\",\"lcr_position\":\"6\",\"change_lsn\":\"7\",\"commit_lsn\":\"8\","
+        "\"event_serial_no\":9,\"ord\":10,\"vgtid\":\"[{\\\"keyspace\\\":\\\"k\\\"}]\"}";
+    char msg[1024];
+    /* The same members, and others around them, in a source block. */
+    snprintf(msg, sizeof msg, "{\"op\":\"c\",\"after\":{\"id\":1},\"source\":{\"version\":\"x\","
+                              "\"db\":\"inventory\",\"collection\":\"customers\",\"h\":null,%.*s}}",
+             (int)(sizeof position - 3), position + 1);
+    assert_int_equal(decode_text(f, msg), DBZ_ROW);
+    assert_meta_text(&f->row, &f->row.src.position, position);
+    assert_meta_text(&f->row, &f->row.src.name, "inventory.customers");
+}
+
+/* A flattened record: the __ fields of add.fields fill the metadata, with or
+ * without the struct's name, and stay data columns. A data column named
+ * source is no source block. */
+static void test_flattened_source_metadata(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(decode_file(f, "flattened_create.json"), DBZ_ROW);
+    assert_meta_int(&f->row.src.lsn, 24023128);
+    assert_meta_text(&f->row, &f->row.src.name, "customers");
+    assert_int_equal(field(&f->row, "__lsn")->cell.kind, CELL_NUMBER); /* still a data column */
+    assert_text(&f->row, "__table", "customers");
+
+    assert_int_equal(decode_text(f, "{\"id\":1,\"source\":{\"lsn\":5,\"table\":\"x\"},"
+                                    "\"__op\":\"u\",\"__db\":\"postgres\",\"__source_schema\":\"public\","
+                                    "\"__table\":\"orders\",\"__source_lsn\":46523128,\"__source_txId\":556,"
+                                    "\"__sequence\":\"[\\\"46523000\\\",\\\"46523128\\\"]\","
+                                    "\"__snapshot\":\"false\",\"__transaction_total_order\":4,"
+                                    "\"__data_collection_order\":2,\"__deleted\":\"false\"}"),
+                     DBZ_ROW);
+    const struct dbz_source *src = &f->row.src;
+    assert_int_equal(f->row.op, 'u');
+    assert_meta_int(&src->lsn, 46523128);
+    assert_meta_int(&src->tx_id, 556);
+    assert_meta_text(&f->row, &src->sequence, "[\"46523000\",\"46523128\"]");
+    assert_meta_text(&f->row, &src->snapshot, "false");
+    assert_meta_text(&f->row, &src->name, "postgres.public.orders");
+    assert_meta_int(&src->tx_order, 4);
+    assert_meta_int(&src->tx_collection_order, 2);
+    assert_int_equal(field(&f->row, "source")->cell.kind, CELL_JSON);
+    assert_int_equal(field(&f->row, "__source_txId")->cell.kind, CELL_NUMBER);
+
+    /* With a schema, the same fields keep their declared types as data. */
+    const char *msg =
+        "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"field\":\"id\"},"
+        "{\"type\":\"string\",\"optional\":true,\"field\":\"__op\"},"
+        "{\"type\":\"int64\",\"optional\":true,\"field\":\"__lsn\"},"
+        "{\"type\":\"string\",\"optional\":true,\"field\":\"__file\"}],\"name\":\"t.Value\"},"
+        "\"payload\":{\"id\":1,\"__op\":\"c\",\"__lsn\":77,\"__file\":\"mysql-bin.000001\"}}";
+    for (int pass = 0; pass < 2; pass++) { /* the fast path on the second */
+        assert_int_equal(decode_text(f, msg), DBZ_ROW);
+        assert_meta_int(&f->row.src.lsn, 77);
+        assert_meta_text(&f->row, &f->row.src.position, "{\"file\":\"mysql-bin.000001\"}");
+        assert_int_equal(field(&f->row, "__lsn")->type.pq, PQ_INT64);
+        assert_int_equal(field(&f->row, "__lsn")->cell.v.i, 77);
+        assert_text(&f->row, "__file", "mysql-bin.000001");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +667,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recorded_wide_table_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recorded_infinities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recorded_flattened_without_markers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_metadata_recorded_with_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_metadata_without_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mysql_source_and_transaction_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_fields_of_other_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_position_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flattened_source_metadata, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
