@@ -241,7 +241,10 @@ static int run(const char *path, const char *dir)
 
     struct out out = {.dir = dir};
     struct dbz_decoder *d = dbz_decoder_new();
-    struct row_batch *b = row_batch_new("cdc.shop.public.orders", 0);
+    /* The daemon's default columns, with a key as Debezium's JSON converter
+     * writes one without schema. */
+    struct row_batch *b = row_batch_new("cdc.shop.public.orders", 0, CDC_META_SOURCE | CDC_META_KEY);
+    static const char key[] = "{\"id\":1}";
     struct dbz_row row = {0};
     char err[512], why[256];
     long rows = 0, errors = 0, schema_cuts = 0;
@@ -251,10 +254,12 @@ static int run(const char *path, const char *dir)
         char *nl = memchr(data + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - data) : len;
         if (dbz_decode(d, data + pos, end - pos, &row, err, sizeof err) == DBZ_ROW) {
-            if (row_batch_add(b, &row, rows, 0, why, sizeof why) == BATCH_SCHEMA_CHANGED) {
+            struct kafka_record rec = {.offset = rows, .timestamp_ms = 1735689600000LL,
+                                       .key = key, .key_len = sizeof key - 1};
+            if (row_batch_add(b, &row, &rec, 0, why, sizeof why) == BATCH_SCHEMA_CHANGED) {
                 schema_cuts++;
                 b = cut(b, &out, &failed);
-                if (row_batch_add(b, &row, rows, 0, why, sizeof why) != BATCH_ADDED) {
+                if (row_batch_add(b, &row, &rec, 0, why, sizeof why) != BATCH_ADDED) {
                     fprintf(stderr, "bench_decoder: a row does not fit an empty batch\n");
                     return 1;
                 }

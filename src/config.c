@@ -5,6 +5,7 @@
  * variable cannot be documented in one place and parsed differently in another.
  */
 #include "config.h"
+#include "row_batch.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -34,6 +35,7 @@ enum var_kind {
     KIND_ENDPOINT, /* host[:port] or file:///path */
     KIND_HTTP_URL, /* http(s)://..., optional */
     KIND_PATH,     /* a readable file, optional */
+    KIND_METADATA, /* CDC_METADATA: groups of metadata columns, unsigned */
 };
 
 struct var_spec {
@@ -52,6 +54,17 @@ struct var_spec {
 /* In enum order, NULL-terminated. */
 static const char *const codec_names[] = {"snappy", "zstd", "gzip", "none", NULL};
 static const char *const signing_names[] = {"auto", "signed", "unsigned", NULL};
+
+/* CDC_METADATA's words, in the order config_describe() writes them. */
+static const struct {
+    const char *name;
+    unsigned bit;
+} metadata_groups[] = {
+    {"source", CDC_META_SOURCE},
+    {"key", CDC_META_KEY},
+    {"headers", CDC_META_HEADERS},
+};
+#define METADATA_GROUPS (sizeof metadata_groups / sizeof metadata_groups[0])
 
 static const struct var_spec specs[] = {
     {"KAFKA_BOOTSTRAP_SERVERS", "kafka:29092", KIND_STRING, FIELD(kafka_bootstrap_servers), false,
@@ -115,6 +128,10 @@ static const struct var_spec specs[] = {
      "page compression: snappy, zstd, gzip or none"},
     {"PARQUET_ROW_GROUP_BYTES", "64MiB", KIND_BYTES, FIELD(parquet_row_group_bytes), false, false,
      65536, (double)(1LL << 34), "raw data size at which a Parquet row group is closed"},
+    {"CDC_METADATA", "source,key", KIND_METADATA, FIELD(cdc_metadata), false, false, 0, 0,
+     "optional metadata columns, comma-separated: source (_cdc_lsn, _cdc_tx_id, _cdc_sequence, "
+     "_cdc_snapshot, _cdc_source, _cdc_position, _cdc_tx_order, _cdc_tx_collection_order), key "
+     "(_kafka_key), headers (_kafka_headers); or none"},
     {"PREFECT_API_URL", NULL, KIND_HTTP_URL, FIELD(prefect_api_url), false, false, 0, 0,
      "Prefect API base URL, e.g. http://prefect:4200/api; unset disables triggering"},
     {"PREFECT_API_KEY", NULL, KIND_OPTIONAL, FIELD(prefect_api_key), false, true, 0, 0,
@@ -356,6 +373,47 @@ static bool parse_bytes(const char *text, int64_t *out)
     return false;
 }
 
+/* "source,key", "headers", "none"...: words separated by commas, spaces
+ * around them ignored. On failure *bad is the first word that is not a group
+ * (empty when a word is missing). */
+static bool parse_metadata(const char *text, unsigned *out, char *bad, size_t badlen)
+{
+    unsigned groups = 0;
+    size_t words = 0;
+    bool none = false;
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *end = p + strcspn(p, ",");
+        size_t n = (size_t)(end - p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        size_t i = 0;
+        while (i < METADATA_GROUPS && !(strlen(metadata_groups[i].name) == n &&
+                                        strncasecmp(p, metadata_groups[i].name, n) == 0))
+            i++;
+        if (i < METADATA_GROUPS)
+            groups |= metadata_groups[i].bit;
+        else if (n == 4 && strncasecmp(p, "none", 4) == 0)
+            none = true;
+        else {
+            snprintf(bad, badlen, "%.*s", (int)n, p);
+            return false;
+        }
+        words++;
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    if (none && words > 1) {
+        snprintf(bad, badlen, "none");
+        return false;
+    }
+    *out = groups;
+    return true;
+}
+
 static bool valid_bucket(const char *b)
 {
     size_t n = strlen(b);
@@ -559,6 +617,24 @@ static bool store_value(struct config *cfg, const struct var_spec *spec, char *v
             value[n - 1] = '\0';
         *(char **)field = value;
         return true;
+    case KIND_METADATA: {
+        char bad[64], what[96];
+        if (!parse_metadata(value, (unsigned *)field, bad, sizeof bad)) {
+            if (bad[0] == '\0')
+                snprintf(what, sizeof what, "an empty group");
+            else if (strcasecmp(bad, "none") == 0)
+                snprintf(what, sizeof what, "none with other groups");
+            else
+                snprintf(what, sizeof what, "'%s' is not a group", bad);
+            config_errors_add(errs,
+                              "%s=%s: %s: expected a comma-separated list of source, key and "
+                              "headers, or none",
+                              spec->name, shown, what);
+            free(value);
+            return false;
+        }
+        break;
+    }
     case KIND_PATH: {
         FILE *f = fopen(value, "rb");
         if (f == NULL) {
@@ -764,6 +840,19 @@ static void describe_one(const struct config *cfg, const struct var_spec *spec, 
     case KIND_SIGNING:
         fputs(config_payload_signing_name(*(const enum payload_signing *)field), out);
         break;
+    case KIND_METADATA: {
+        unsigned groups = *(const unsigned *)field;
+        const char *sep = "";
+        for (size_t i = 0; i < METADATA_GROUPS; i++) {
+            if (groups & metadata_groups[i].bit) {
+                fprintf(out, "%s%s", sep, metadata_groups[i].name);
+                sep = ",";
+            }
+        }
+        if (groups == 0)
+            fputs("none", out);
+        break;
+    }
     }
     fputc('\n', out);
 }

@@ -87,6 +87,7 @@ struct config {
     /* Parquet */
     enum parquet_codec_choice parquet_compression;
     int64_t parquet_row_group_bytes;
+    unsigned cdc_metadata; /* CDC_METADATA: CDC_META_* bits of row_batch.h */
 
     /* Prefect (enabled when prefect_api_url != NULL) */
     char *prefect_api_url;

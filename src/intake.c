@@ -22,6 +22,9 @@ struct intake {
     struct object_store *store; /* the probes' own, with a short time-out */
     const struct pipeline_metrics *m;
     struct dbz_row row;         /* the decoder's output, reused */
+    struct kafka_header *headers; /* a message's, for _kafka_headers (reused) */
+    size_t headers_cap;
+    struct buf headers_json;
     double probes_resume_at;    /* after a failed probe, none until then */
     bool fatal;
 };
@@ -114,6 +117,28 @@ static void probe_replay(struct intake *in, struct part *pt, const char *area, i
     }
 }
 
+/* The message's headers as kafka_headers_json() writes them, into
+ * in->headers_json; false when it has none. */
+static bool headers_json(struct intake *in, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    size_t n = 0;
+    const char *name;
+    const void *value;
+    size_t size;
+    while (rd_kafka_header_get_all(hdrs, n, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (n == in->headers_cap) {
+            in->headers_cap = in->headers_cap ? in->headers_cap * 2 : 8;
+            in->headers = xrealloc(in->headers, in->headers_cap * sizeof *in->headers);
+        }
+        in->headers[n++] = (struct kafka_header){.name = name, .value = value, .len = size};
+    }
+    buf_reset(&in->headers_json);
+    return kafka_headers_json(in->headers, n, &in->headers_json);
+}
+
 void intake_message(struct intake *in, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -133,7 +158,13 @@ void intake_message(struct intake *in, const rd_kafka_message_t *m)
     int64_t processed_at = wall_us();
     const struct dbz_row *row = &in->row;
     bool decoded = r == DBZ_ROW;
-    int64_t ts = lake_message_time(rd_kafka_message_timestamp(m, &tstype), decoded && row->has_ts, row->ts_ms,
+    struct kafka_record rec = {.offset = m->offset, .timestamp_ms = rd_kafka_message_timestamp(m, &tstype),
+                               .key = m->key, .key_len = m->key_len};
+    if (decoded && (in->cfg->cdc_metadata & CDC_META_HEADERS) && headers_json(in, m)) {
+        rec.headers = (const char *)in->headers_json.data;
+        rec.headers_len = in->headers_json.len;
+    }
+    int64_t ts = lake_message_time(rec.timestamp_ms, decoded && row->has_ts, row->ts_ms,
                                    decoded && row->has_source_ts, row->source_ts_ms, processed_at / 1000);
     if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
         part_cut(in->parts, pt, "replay-cut", clock_mono_s());
@@ -151,13 +182,13 @@ void intake_message(struct intake *in, const rd_kafka_message_t *m)
     if (pt->probing && r != DBZ_TOMBSTONE && !part_has_rows(pt)) /* the first row or refused message of a file */
         probe_replay(in, pt, r == DBZ_ROW ? "cdc_events" : "cdc_errors", ts, m->offset);
     if (r == DBZ_ROW) {
-        if (row_batch_add(pt->rows, &in->row, m->offset, processed_at, why, sizeof why) ==
+        if (row_batch_add(pt->rows, &in->row, &rec, processed_at, why, sizeof why) ==
             BATCH_SCHEMA_CHANGED) {
             log_info(in->log, "%s [%d] at offset %lld: %s", topic, m->partition, (long long)m->offset, why);
             part_cut(in->parts, pt, "schema-change", clock_mono_s());
             if (pt->probing)
                 probe_replay(in, pt, "cdc_events", ts, m->offset);
-            row_batch_add(pt->rows, &in->row, m->offset, processed_at, why, sizeof why);
+            row_batch_add(pt->rows, &in->row, &rec, processed_at, why, sizeof why);
         }
         if (row_batch_rows(pt->rows) == 1)
             pt->rows_first_ts = ts;
@@ -203,6 +234,8 @@ void intake_free(struct intake *in)
         return;
     object_store_free(in->store);
     dbz_row_free(&in->row);
+    free(in->headers);
+    buf_free(&in->headers_json);
     free(in);
 }
 

@@ -15,6 +15,7 @@ struct registry {
     struct ledger *ledger;
     const struct pipeline_metrics *m;
     const struct pq_options *pq;
+    unsigned meta_groups; /* of the column buffers */
     struct part **parts;
     size_t nparts, cap;
     struct part *last; /* messages come in runs of one partition */
@@ -22,10 +23,11 @@ struct registry {
 };
 
 struct registry *registry_new(const regex_t *pattern, struct ledger *ledger, const struct pipeline_metrics *m,
-                              const struct pq_options *pq)
+                              const struct pq_options *pq, unsigned meta_groups)
 {
     struct registry *r = xcalloc(1, sizeof *r);
     r->pq = pq;
+    r->meta_groups = meta_groups;
     r->pattern = pattern;
     r->ledger = ledger;
     r->m = m;
@@ -63,7 +65,7 @@ struct part *registry_add(struct registry *r, const char *topic, int32_t partiti
     pt->partition = partition;
     pt->table = lake_table_name(r->pattern, topic);
     pt->decoder = dbz_decoder_new();
-    pt->rows = row_batch_new(topic, partition);
+    pt->rows = row_batch_new(topic, partition, r->meta_groups);
     pt->errors = error_batch_new(topic, partition);
     pt->commit_next = -1;
     pt->probing = true;

@@ -65,9 +65,10 @@ struct part {
 struct registry;
 
 /* pattern (may be NULL) names the tables (lake_table_name()); pq is how
- * flushes are encoded. */
+ * flushes are encoded; meta_groups (CDC_META_*) the optional metadata
+ * columns of the files. */
 struct registry *registry_new(const regex_t *pattern, struct ledger *ledger, const struct pipeline_metrics *m,
-                              const struct pq_options *pq);
+                              const struct pq_options *pq, unsigned meta_groups);
 /* Removes every partition first. */
 void registry_free(struct registry *r);
 

@@ -453,7 +453,7 @@ static bool setup(struct pipeline *p)
     };
     p->round = commit_round_new(&deps);
     p->ledger = commit_round_ledger(p->round);
-    p->parts = registry_new(p->have_re ? &p->topic_re : NULL, p->ledger, &p->m, &p->pq);
+    p->parts = registry_new(p->have_re ? &p->topic_re : NULL, p->ledger, &p->m, &p->pq, p->cfg->cdc_metadata);
     commit_round_set_registry(p->round, p->parts);
     struct object_store_config probe = oc;
     intake_probe_config(&probe);

@@ -17,6 +17,40 @@ static const char *const meta_names[] = {
 };
 #define META_COUNT (sizeof meta_names / sizeof meta_names[0])
 
+/* The metadata columns after meta_names, in file order; all OPTIONAL. */
+enum extra {
+    X_KAFKA_TIMESTAMP,
+    X_LSN,
+    X_TX_ID,
+    X_SEQUENCE,
+    X_SNAPSHOT,
+    X_SOURCE,
+    X_POSITION,
+    X_TX_ORDER,
+    X_TX_COLLECTION_ORDER,
+    X_KEY,
+    X_HEADERS,
+    EXTRA_COUNT
+};
+
+static const struct {
+    const char *name;
+    unsigned group; /* 0: in every file */
+    enum pq_column_type type;
+} extra_meta[EXTRA_COUNT] = {
+    [X_KAFKA_TIMESTAMP] = {"_kafka_timestamp", 0, PQ_TIMESTAMP_MILLIS},
+    [X_LSN] = {"_cdc_lsn", CDC_META_SOURCE, PQ_INT64},
+    [X_TX_ID] = {"_cdc_tx_id", CDC_META_SOURCE, PQ_INT64},
+    [X_SEQUENCE] = {"_cdc_sequence", CDC_META_SOURCE, PQ_STRING},
+    [X_SNAPSHOT] = {"_cdc_snapshot", CDC_META_SOURCE, PQ_STRING},
+    [X_SOURCE] = {"_cdc_source", CDC_META_SOURCE, PQ_STRING},
+    [X_POSITION] = {"_cdc_position", CDC_META_SOURCE, PQ_STRING},
+    [X_TX_ORDER] = {"_cdc_tx_order", CDC_META_SOURCE, PQ_INT64},
+    [X_TX_COLLECTION_ORDER] = {"_cdc_tx_collection_order", CDC_META_SOURCE, PQ_INT64},
+    [X_KEY] = {"_kafka_key", CDC_META_KEY, PQ_STRING},
+    [X_HEADERS] = {"_kafka_headers", CDC_META_HEADERS, PQ_STRING},
+};
+
 /* What a schema-less column has seen, to choose its type. */
 enum seen {
     SEEN_INT = 1,
@@ -52,6 +86,12 @@ struct row_batch {
     size_t nhints;
     char *topic;
     int32_t partition;
+    unsigned groups;
+    /* The metadata columns of extra_meta in the files, and their buffers. */
+    enum extra extras[EXTRA_COUNT];
+    size_t nextras;
+    struct column extra[EXTRA_COUNT]; /* X_KEY holds the keys' bytes: their text is
+                                         made when the file is written */
     struct column *cols;
     size_t ncols, cols_cap;
     size_t rows;
@@ -61,18 +101,43 @@ struct row_batch {
     size_t hint;
 };
 
-struct row_batch *row_batch_new(const char *topic, int32_t partition)
+struct row_batch *row_batch_new(const char *topic, int32_t partition, unsigned groups)
 {
     struct row_batch *b = xcalloc(1, sizeof *b);
     b->topic = xstrdup(topic);
     b->partition = partition;
+    b->groups = groups;
+    for (size_t i = 0; i < EXTRA_COUNT; i++) {
+        if (extra_meta[i].group != 0 && !(groups & extra_meta[i].group))
+            continue;
+        struct column *c = &b->extra[i];
+        c->source_name = xstrdup(extra_meta[i].name);
+        c->source_len = strlen(c->source_name);
+        c->file_name = xstrdup(c->source_name);
+        c->type.pq = extra_meta[i].type;
+        c->type.utc = c->type.pq == PQ_TIMESTAMP_MILLIS; /* _kafka_timestamp: an instant */
+        b->extras[b->nextras++] = (enum extra)i;
+    }
     return b;
+}
+
+static void reserve_cells(struct column *c, size_t cells, size_t bytes)
+{
+    if (cells > c->cap) {
+        c->cap = cells;
+        c->cells = xrealloc(c->cells, c->cap * sizeof *c->cells);
+    }
+    buf_reserve(&c->bytes, bytes);
 }
 
 struct row_batch *row_batch_successor(const struct row_batch *prev)
 {
-    struct row_batch *b = row_batch_new(prev->topic, prev->partition);
+    struct row_batch *b = row_batch_new(prev->topic, prev->partition, prev->groups);
     size_t rows = prev->rows + prev->rows / 8; /* room to grow a little without a copy */
+    for (size_t i = 0; i < b->nextras; i++) {
+        const struct column *c = &prev->extra[b->extras[i]];
+        reserve_cells(&b->extra[b->extras[i]], rows, c->bytes.len + c->bytes.len / 8);
+    }
     buf_reserve(&b->op, rows);
     buf_reserve(&b->ts_null, rows);
     buf_reserve(&b->source_ts_null, rows);
@@ -115,6 +180,10 @@ void row_batch_clear(struct row_batch *b)
 {
     for (size_t i = 0; i < b->ncols; i++)
         column_free(&b->cols[i]);
+    for (size_t i = 0; i < b->nextras; i++) {
+        b->extra[b->extras[i]].ncells = 0;
+        buf_reset(&b->extra[b->extras[i]].bytes);
+    }
     b->ncols = 0;
     b->rows = 0;
     b->value_bytes = 0;
@@ -134,6 +203,8 @@ void row_batch_free(struct row_batch *b)
         return;
     row_batch_clear(b);
     free(b->cols);
+    for (size_t i = 0; i < EXTRA_COUNT; i++)
+        column_free(&b->extra[i]);
     buf_free(&b->op);
     buf_free(&b->ts);
     buf_free(&b->source_ts);
@@ -158,7 +229,7 @@ size_t row_batch_memory(const struct row_batch *b)
     /* Every column has a cell in every row, nulls included. */
     size_t meta = b->op.len + b->ts.len + b->ts_null.len + b->source_ts.len + b->source_ts_null.len +
                   b->processed_at.len + b->offsets.len;
-    return b->rows * b->ncols * sizeof(struct cell) + meta + b->value_bytes;
+    return b->rows * (b->ncols + b->nextras) * sizeof(struct cell) + meta + b->value_bytes;
 }
 
 int64_t row_batch_first_offset(const struct row_batch *b)
@@ -188,6 +259,9 @@ static bool file_name_taken(const struct row_batch *b, const char *name)
 {
     for (size_t i = 0; i < META_COUNT; i++)
         if (strcmp(meta_names[i], name) == 0)
+            return true;
+    for (size_t i = 0; i < b->nextras; i++)
+        if (strcmp(extra_meta[b->extras[i]].name, name) == 0)
             return true;
     for (size_t i = 0; i < b->ncols; i++)
         if (strcmp(b->cols[i].file_name, name) == 0)
@@ -335,6 +409,64 @@ static void note_inferred(struct column *c, const struct dbz_row *row, const str
     }
 }
 
+/* A metadata cell of the row's (its text in row->meta) into column c;
+ * returns the bytes it took. */
+static size_t push_text(struct column *c, const struct dbz_row *row, struct cell in)
+{
+    if (in.kind == CELL_BYTES) {
+        size_t off = c->bytes.len;
+        buf_append(&c->bytes, row->meta.data + in.v.off, in.len);
+        in.v.off = off;
+    }
+    push_cell(c, in);
+    return in.kind == CELL_BYTES ? in.len : 0;
+}
+
+static void push_extras(struct row_batch *b, const struct dbz_row *row,
+                        const struct kafka_record *rec)
+{
+    const struct dbz_source *src = &row->src;
+    struct column *x = b->extra;
+    size_t bytes = 0;
+    struct cell ts = {.kind = rec->timestamp_ms >= 0 ? CELL_INT : CELL_NULL};
+    ts.v.i = rec->timestamp_ms;
+    push_cell(&x[X_KAFKA_TIMESTAMP], ts);
+    if (b->groups & CDC_META_SOURCE) {
+        push_cell(&x[X_LSN], src->lsn);
+        push_cell(&x[X_TX_ID], src->tx_id);
+        bytes += push_text(&x[X_SEQUENCE], row, src->sequence);
+        bytes += push_text(&x[X_SNAPSHOT], row, src->snapshot);
+        bytes += push_text(&x[X_SOURCE], row, src->name);
+        bytes += push_text(&x[X_POSITION], row, src->position);
+        push_cell(&x[X_TX_ORDER], src->tx_order);
+        push_cell(&x[X_TX_COLLECTION_ORDER], src->tx_collection_order);
+    }
+    if (b->groups & CDC_META_KEY) {
+        /* The bytes only: the writer (an upload worker) makes their text. */
+        struct column *c = &x[X_KEY];
+        struct cell key = {0};
+        if (rec->key != NULL) {
+            key = (struct cell){.kind = CELL_BYTES, .len = (uint32_t)rec->key_len,
+                                .v.off = c->bytes.len};
+            buf_append(&c->bytes, rec->key, rec->key_len);
+            bytes += rec->key_len;
+        }
+        push_cell(c, key);
+    }
+    if (b->groups & CDC_META_HEADERS) {
+        struct column *c = &x[X_HEADERS];
+        struct cell headers = {0};
+        if (rec->headers != NULL) {
+            headers = (struct cell){.kind = CELL_BYTES, .len = (uint32_t)rec->headers_len,
+                                    .v.off = c->bytes.len};
+            buf_append(&c->bytes, rec->headers, rec->headers_len);
+            bytes += rec->headers_len;
+        }
+        push_cell(c, headers);
+    }
+    b->value_bytes += bytes;
+}
+
 static void push_meta(struct row_batch *b, const struct dbz_row *row, int64_t offset,
                       int64_t processed_at_us)
 {
@@ -347,8 +479,9 @@ static void push_meta(struct row_batch *b, const struct dbz_row *row, int64_t of
     buf_append(&b->offsets, &offset, 8);
 }
 
-enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int64_t offset,
-                             int64_t processed_at_us, char *why, size_t whylen)
+enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row,
+                             const struct kafka_record *rec, int64_t processed_at_us, char *why,
+                             size_t whylen)
 {
     /* First check every field against its column: a row is added whole or not at
      * all. The columns found are remembered (by index: adding one may move them). */
@@ -393,7 +526,8 @@ enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row, int
             push_cell(&b->cols[i], null_cell);
         }
     }
-    push_meta(b, row, offset, processed_at_us);
+    push_meta(b, row, rec->offset, processed_at_us);
+    push_extras(b, row, rec);
     b->rows++;
     return BATCH_ADDED;
 }
@@ -475,7 +609,7 @@ static bool append_inferred(struct pq_writer *w, size_t col, const struct column
 bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, pq_sink_fn sink,
                      void *sink_ctx, char *err, size_t errlen)
 {
-    size_t ncols = b->ncols + META_COUNT;
+    size_t ncols = b->ncols + META_COUNT + b->nextras;
     struct pq_column_spec *specs = xcalloc(ncols, sizeof *specs);
     enum pq_column_type *final = xcalloc(b->ncols ? b->ncols : 1, sizeof *final);
     for (size_t i = 0; i < b->ncols; i++) {
@@ -505,6 +639,11 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
     m[4] = (struct pq_column_spec){.name = meta_names[4], .type = PQ_STRING};
     m[5] = (struct pq_column_spec){.name = meta_names[5], .type = PQ_INT32};
     m[6] = (struct pq_column_spec){.name = meta_names[6], .type = PQ_INT64};
+    for (size_t i = 0; i < b->nextras; i++) {
+        const struct column *c = &b->extra[b->extras[i]];
+        m[META_COUNT + i] = (struct pq_column_spec){.name = c->file_name, .type = c->type.pq,
+                                                    .optional = true, .adjusted_to_utc = c->type.utc};
+    }
 
     const char *why = NULL;
     struct pq_writer *w = pq_writer_new(specs, ncols, opts, sink, sink_ctx, &why);
@@ -521,6 +660,8 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
         snprintf(text, sizeof text, "%lld", (long long)row_batch_last_offset(b));
         pq_writer_add_metadata(w, "cdc.last_offset", text);
     }
+    struct json_scan key_scan = {0};
+    struct buf key_text = {0};
     const int64_t *ts = (const int64_t *)b->ts.data, *sts = (const int64_t *)b->source_ts.data;
     const int64_t *pat = (const int64_t *)b->processed_at.data;
     const int64_t *off = (const int64_t *)b->offsets.data;
@@ -538,13 +679,28 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
              (b->source_ts_null.data[r] ? pq_append_null(w, k + 2)
                                         : pq_append_i64(w, k + 2, sts[r])) &&
              pq_append_i64(w, k + 3, pat[r]) && pq_append_bytes(w, k + 4, b->topic, topic_len) &&
-             pq_append_i32(w, k + 5, b->partition) && pq_append_i64(w, k + 6, off[r]) &&
-             pq_end_row(w);
+             pq_append_i32(w, k + 5, b->partition) && pq_append_i64(w, k + 6, off[r]);
+        for (size_t i = 0; ok && i < b->nextras; i++) {
+            const struct column *c = &b->extra[b->extras[i]];
+            const struct cell *cell = &c->cells[r];
+            if (b->extras[i] != X_KEY || cell->kind == CELL_NULL) {
+                ok = append_typed(w, k + META_COUNT + i, c, cell);
+                continue;
+            }
+            buf_reset(&key_text);
+            const void *key = cell->len > 0 ? c->bytes.data + cell->v.off : (const void *)""; /* not null */
+            ok = kafka_key_text(&key_scan, key, cell->len, &key_text)
+                     ? pq_append_bytes(w, k + META_COUNT + i, key_text.data, key_text.len)
+                     : pq_append_null(w, k + META_COUNT + i);
+        }
+        ok = ok && pq_end_row(w);
     }
     ok = ok && pq_writer_close(w);
     if (!ok && w != NULL)
         snprintf(err, errlen, "%s", pq_writer_error(w));
     pq_writer_free(w);
+    js_free(&key_scan);
+    buf_free(&key_text);
     free(specs);
     free(final);
     return ok;

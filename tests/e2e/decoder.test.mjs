@@ -20,9 +20,9 @@ function tool() {
 }
 
 // Runs decode_tool; resolves with the per-message results and the written files.
-async function decode(inputs, { ndjson = false } = {}) {
+async function decode(inputs, { ndjson = false, metadata } = {}) {
   const prefix = join(dir, `out${n++}`);
-  const args = [...(ndjson ? ['--ndjson'] : []), prefix, ...inputs];
+  const args = [...(ndjson ? ['--ndjson'] : []), ...(metadata ? ['--metadata', metadata] : []), prefix, ...inputs];
   const r = await run(tool(), args);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -66,13 +66,19 @@ test('Debezium samples: every operation, with and without schema, and flattened 
   assert.deepEqual(columns.map((c) => `${c.name} ${c.type}`), [
     'id INTEGER', 'first_name VARCHAR', 'last_name VARCHAR', 'email VARCHAR',
     '_cdc_op VARCHAR', '_cdc_ts TIMESTAMP WITH TIME ZONE', '_cdc_source_ts TIMESTAMP WITH TIME ZONE',
-    '_processed_at TIMESTAMP WITH TIME ZONE', '_kafka_topic VARCHAR', '_kafka_partition INTEGER', '_kafka_offset BIGINT']);
+    '_processed_at TIMESTAMP WITH TIME ZONE', '_kafka_topic VARCHAR', '_kafka_partition INTEGER', '_kafka_offset BIGINT',
+    '_kafka_timestamp TIMESTAMP WITH TIME ZONE', '_cdc_lsn BIGINT', '_cdc_tx_id BIGINT', '_cdc_sequence VARCHAR',
+    '_cdc_snapshot VARCHAR', '_cdc_source VARCHAR', '_cdc_position VARCHAR', '_cdc_tx_order BIGINT',
+    '_cdc_tx_collection_order BIGINT', '_kafka_key VARCHAR']);
   assert.deepEqual(rows.map((r) => r._cdc_op), ['r', 'c', 'u', 'u', 'd']);
   assert.deepEqual(rows.map((r) => r.first_name), ['Anne', 'Anne', 'Anne Marie', 'Anne Marie', null]);
   assert.deepEqual(rows[4], {
     id: 1, first_name: null, last_name: null, email: null, _cdc_op: 'd',
     _cdc_ts: '2016-06-10 18:05:02.461+00', _cdc_source_ts: '2016-06-10 18:05:02.457+00',
     _processed_at: '2023-11-14 22:13:20+00', _kafka_topic: 'cdc.test.public.t', _kafka_partition: 0, _kafka_offset: '4',
+    _kafka_timestamp: null, _cdc_lsn: '46523128', _cdc_tx_id: '555', _cdc_sequence: '["24023119","46523128"]',
+    _cdc_snapshot: 'false', _cdc_source: 'postgres.public.customers', _cdc_position: null, _cdc_tx_order: null,
+    _cdc_tx_collection_order: null, _kafka_key: null,
   }, 'a delete keeps the key of the before image, other columns null');
 
   const schemaless = ['pg_create_without_schema.json', 'pg_delete_without_schema.json', 'pg_truncate_without_schema.json',
@@ -94,6 +100,44 @@ test('Debezium samples: every operation, with and without schema, and flattened 
 
   const key = await decode([join(deb, 'key_with_schema.json')]);
   assert.equal(key.results[0].result, 'error');
+});
+
+test('source metadata columns: PostgreSQL recorded, MySQL with a transaction block, flattened; each group on its own', async () => {
+  const deb = join(fixtures, 'debezium');
+  const inputs = ['pg_recorded_types_snapshot_with_schema.json', 'mysql_update_without_schema.json', 'flattened_create.json'];
+  const { results, flushes } = await decode(inputs.map((f) => join(deb, f)), { metadata: 'source,key,headers' });
+  assert.deepEqual(results.map((r) => r.result), ['row', 'row', 'row']);
+  const meta = '_cdc_lsn, _cdc_tx_id, _cdc_sequence, _cdc_snapshot, _cdc_source, _cdc_position, _cdc_tx_order, _cdc_tx_collection_order';
+  const files = flushes.map((f) => f.flush);
+  assert.equal(files.length, 2, 'with a schema, then the schema-less two');
+  const all = `read_parquet([${files.map(sql).join(', ')}], union_by_name = true)`;
+  const rows = await query(`SELECT ${meta}, _kafka_key, _kafka_headers FROM ${all} ORDER BY _kafka_offset`);
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows[0], {
+    _cdc_lsn: '22466840', _cdc_tx_id: '743', _cdc_sequence: '[null,"22466840"]', _cdc_snapshot: 'last',
+    _cdc_source: 'postgres.public.t', _cdc_position: null, _cdc_tx_order: null, _cdc_tx_collection_order: null,
+    _kafka_key: null, _kafka_headers: null,
+  }, 'the source block of Debezium 3.6.1');
+  assert.deepEqual(rows[1], {
+    _cdc_lsn: null, _cdc_tx_id: null, _cdc_sequence: null, _cdc_snapshot: 'false', _cdc_source: 'inventory.customers',
+    _cdc_position: '{"server_id":223344,"gtid":"3e11fa47-71ca-11e1-9e33-c80aa9429562:23","file":"mysql-bin.000003","pos":484,"row":0}',
+    _cdc_tx_order: '1', _cdc_tx_collection_order: '1', _kafka_key: null, _kafka_headers: null,
+  }, 'MySQL: the binlog position, the transaction block');
+  const [{ pos }] = await query(`SELECT (_cdc_position->>'pos')::BIGINT AS pos FROM read_parquet(${sql(files[1])})`);
+  assert.equal(pos, '484', 'DuckDB reads the position as JSON');
+  assert.equal(rows[2]._cdc_lsn, '24023128', '__lsn of a flattened record');
+  assert.equal(rows[2]._cdc_source, 'customers', '__table alone');
+  const types = Object.fromEntries((await query(`DESCRIBE SELECT * FROM read_parquet(${sql(files[1])})`)).map((r) => [r.column_name, r.column_type]));
+  assert.equal(types.__lsn, 'BIGINT', '__lsn stays a data column');
+  assert.equal(types._kafka_headers, 'VARCHAR');
+
+  const none = await decode([join(deb, 'mysql_update_without_schema.json')], { metadata: 'none' });
+  const cols = (await readParquet(none.flushes[0].flush)).columns.map((c) => c.name);
+  assert.deepEqual(cols.slice(-8), ['_cdc_op', '_cdc_ts', '_cdc_source_ts', '_processed_at', '_kafka_topic',
+    '_kafka_partition', '_kafka_offset', '_kafka_timestamp'], 'no optional group: the base columns alone');
+  const headersOnly = await decode([join(deb, 'mysql_update_without_schema.json')], { metadata: 'headers' });
+  const last = (await readParquet(headersOnly.flushes[0].flush)).columns.map((c) => c.name).slice(-2);
+  assert.deepEqual(last, ['_kafka_timestamp', '_kafka_headers']);
 });
 
 test('tombstones produce no row but are reported', async () => {
@@ -120,6 +164,9 @@ test('semantic types map to Parquet types with exact values', async () => {
     arr: 'INTEGER[]', sarr: 'VARCHAR[]', darr: 'DECIMAL(5,1)[]', geom: 'JSON', hstore: 'JSON',
     _cdc_op__src: 'VARCHAR', _cdc_op: 'VARCHAR', _cdc_ts: 'TIMESTAMP WITH TIME ZONE', _cdc_source_ts: 'TIMESTAMP WITH TIME ZONE',
     _processed_at: 'TIMESTAMP WITH TIME ZONE', _kafka_topic: 'VARCHAR', _kafka_partition: 'INTEGER', _kafka_offset: 'BIGINT',
+    _kafka_timestamp: 'TIMESTAMP WITH TIME ZONE', _cdc_lsn: 'BIGINT', _cdc_tx_id: 'BIGINT', _cdc_sequence: 'VARCHAR',
+    _cdc_snapshot: 'VARCHAR', _cdc_source: 'VARCHAR', _cdc_position: 'VARCHAR', _cdc_tx_order: 'BIGINT',
+    _cdc_tx_collection_order: 'BIGINT', _kafka_key: 'VARCHAR',
   });
   const rows = await query(`SELECT i8, i16, i32, i64::VARCHAR AS i64, f32, f64::VARCHAR AS f64, b, s, hex("by") AS "by",
       dec::VARCHAR AS dec, dec_wide::VARCHAR AS dec_wide, dec_noprec::VARCHAR AS dec_noprec, vdec, d::VARCHAR AS d, cd::VARCHAR AS cd,

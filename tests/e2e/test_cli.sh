@@ -42,7 +42,7 @@ for var in KAFKA_BOOTSTRAP_SERVERS KAFKA_TOPIC_PATTERN CONSUMER_GROUP_ID KAFKA_P
     KAFKA_COMMIT_ASYNCHRONOUS MINIO_ENDPOINT MINIO_ACCESS_KEY MINIO_SECRET_KEY MINIO_BUCKET \
     MINIO_USE_SSL MINIO_REGION MINIO_CA_BUNDLE WRITE_INTERVAL_SECONDS MAX_BATCH_SIZE \
     MAX_BATCH_BYTES PREFECT_API_URL PREFECT_API_KEY PREFECT_FLOW_NAME PREFECT_DEPLOYMENT_NAME \
-    LOG_LEVEL LOG_FORMAT; do
+    LOG_LEVEL LOG_FORMAT CDC_METADATA; do
     check "help lists $var" grep -q "^  $var " "$out"
 done
 check "help shows the group default" grep -q "dabi2-minio-lake-writer" "$out"
@@ -67,6 +67,14 @@ check "check invalid prints two lines" test "$(wc -l <"$err")" -eq 2
 check "names MINIO_SECRET_KEY" grep -q "configuration error: MINIO_SECRET_KEY: required, not set" "$err"
 check "names WRITE_INTERVAL_SECONDS" \
     grep -q "configuration error: WRITE_INTERVAL_SECONDS='soon': expected a whole number" "$err"
+
+# A CDC_METADATA word that is not a group is refused before anything starts.
+run MINIO_SECRET_KEY=abc CDC_METADATA=source,kafka -- --check-config
+check "bad CDC_METADATA exits 2" test "$status" -eq 2
+check "bad CDC_METADATA named" \
+    grep -q "configuration error: CDC_METADATA='source,kafka': 'kafka' is not a group" "$err"
+run MINIO_SECRET_KEY=abc CDC_METADATA=headers -- --check-config
+check "CDC_METADATA=headers is valid" test "$status" -eq 0
 
 # A bad librdkafka pass-through property is reported by --check too.
 run MINIO_SECRET_KEY=abc KAFKA_NO_SUCH_THING=1 -- --check

@@ -1,11 +1,13 @@
 /* decode_tool -- runs Kafka message values through the Debezium decoder and
  * the column buffers into Parquet files, for tests and benchmarks.
  *
- *   decode_tool [--ndjson] [--topic T] OUT_PREFIX INPUT...
+ *   decode_tool [--ndjson] [--topic T] [--metadata GROUPS] OUT_PREFIX INPUT...
  *
  * Each INPUT file is one message value (raw bytes); with --ndjson each line
  * of each INPUT is one value, and an empty line is a tombstone. Messages get
- * offsets 0, 1, 2... Prints one JSON line per message:
+ * offsets 0, 1, 2..., no key, no headers and no timestamp. GROUPS are the
+ * optional metadata columns as CDC_METADATA names them (default source,key).
+ * Prints one JSON line per message:
  *   {"offset":N,"result":"row"|"tombstone"|"error","error":"..."}
  * A schema change writes the current batch to OUT_PREFIX-<k>.parquet first
  * ({"flush":"OUT_PREFIX-<k>.parquet","why":"..."}); the rest is written at
@@ -88,10 +90,11 @@ static void one_message(struct state *st, const char *value, size_t len)
             report(offset, "tombstone", NULL);
         return;
     }
-    if (row_batch_add(st->batch, &st->row, offset, 1700000000000000LL, why, sizeof why) ==
+    struct kafka_record rec = {.offset = offset, .timestamp_ms = -1};
+    if (row_batch_add(st->batch, &st->row, &rec, 1700000000000000LL, why, sizeof why) ==
         BATCH_SCHEMA_CHANGED) {
         st->batch = flush(st->batch, st->prefix, why);
-        if (row_batch_add(st->batch, &st->row, offset, 1700000000000000LL, why, sizeof why) !=
+        if (row_batch_add(st->batch, &st->row, &rec, 1700000000000000LL, why, sizeof why) !=
             BATCH_ADDED) {
             fprintf(stderr, "decode_tool: a row does not fit an empty batch\n");
             exit(1);
@@ -123,6 +126,7 @@ int main(int argc, char **argv)
 {
     bool ndjson = false;
     const char *topic = "cdc.test.public.t";
+    unsigned groups = CDC_META_SOURCE | CDC_META_KEY;
     struct state st = {0};
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
@@ -132,14 +136,20 @@ int main(int argc, char **argv)
             st.quiet = true;
         else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
             topic = argv[++i];
+        else if (strcmp(argv[i], "--metadata") == 0 && i + 1 < argc) {
+            const char *g = argv[++i];
+            groups = (strstr(g, "source") ? CDC_META_SOURCE : 0) | (strstr(g, "key") ? CDC_META_KEY : 0) |
+                     (strstr(g, "headers") ? CDC_META_HEADERS : 0);
+        }
     }
     if (i >= argc) {
-        fprintf(stderr, "usage: decode_tool [--ndjson] [--quiet] [--topic T] OUT_PREFIX INPUT...\n");
+        fprintf(stderr, "usage: decode_tool [--ndjson] [--quiet] [--topic T] [--metadata GROUPS] "
+                        "OUT_PREFIX INPUT...\n");
         return 2;
     }
     st.prefix = argv[i++];
     st.dec = dbz_decoder_new();
-    st.batch = row_batch_new(topic, 0);
+    st.batch = row_batch_new(topic, 0, groups);
     for (; i < argc; i++) {
         size_t len;
         char *data = slurp(argv[i], &len);

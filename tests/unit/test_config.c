@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "kafka_conf.h"
+#include "row_batch.h"
 
 #define SECRET "s3cr3t-Value-42"
 
@@ -76,6 +77,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.max_buffer_bytes, 256 << 20);
     assert_int_equal(cfg.parquet_compression, CODEC_CHOICE_SNAPPY);
     assert_int_equal(cfg.parquet_row_group_bytes, 64 << 20);
+    assert_int_equal(cfg.cdc_metadata, CDC_META_SOURCE | CDC_META_KEY);
     assert_null(cfg.prefect_api_url);
     assert_null(cfg.prefect_api_key);
     assert_string_equal(cfg.prefect_flow_name, "cdc_minio_to_duckdb_flow");
@@ -115,6 +117,7 @@ static void test_valid_values(void **state)
         "MAX_BUFFER_BYTES=1G",
         "PARQUET_COMPRESSION=ZSTD",
         "PARQUET_ROW_GROUP_BYTES=1048576",
+        "CDC_METADATA= Headers ,source ",
         "PREFECT_API_URL=http://127.0.0.1:4200/api/",
         "PREFECT_API_KEY=pnu_key",
         "PREFECT_FLOW_NAME=f",
@@ -154,6 +157,7 @@ static void test_valid_values(void **state)
     assert_int_equal(cfg.max_buffer_bytes, 1 << 30);
     assert_int_equal(cfg.parquet_compression, CODEC_CHOICE_ZSTD);
     assert_int_equal(cfg.parquet_row_group_bytes, 1048576);
+    assert_int_equal(cfg.cdc_metadata, CDC_META_SOURCE | CDC_META_HEADERS);
     /* The trailing slash is dropped so request paths do not double it. */
     assert_string_equal(cfg.prefect_api_url, "http://127.0.0.1:4200/api");
     assert_string_equal(cfg.prefect_api_key, "pnu_key");
@@ -235,6 +239,13 @@ static void test_each_invalid_value_names_variable_and_expectation(void **state)
         {"PARQUET_COMPRESSION=lz4", "PARQUET_COMPRESSION='lz4': expected snappy, zstd, gzip or "
                                     "none"},
         {"PARQUET_ROW_GROUP_BYTES=1KiB", "PARQUET_ROW_GROUP_BYTES='1KiB': expected a size"},
+        {"CDC_METADATA=source,kafka", "CDC_METADATA='source,kafka': 'kafka' is not a group: "
+                                      "expected a comma-separated list of source, key and "
+                                      "headers, or none"},
+        {"CDC_METADATA=", "CDC_METADATA='': an empty group: expected"},
+        {"CDC_METADATA=source,,key", "CDC_METADATA='source,,key': an empty group"},
+        {"CDC_METADATA=key,", "CDC_METADATA='key,': an empty group"},
+        {"CDC_METADATA=none,key", "CDC_METADATA='none,key': none with other groups"},
         {"PREFECT_API_URL=prefect:4200/api", "PREFECT_API_URL='prefect:4200/api': expected an "
                                              "http:// or https:// URL"},
         {"PREFECT_FLOW_NAME=", "PREFECT_FLOW_NAME: must not be empty"},
@@ -350,8 +361,41 @@ static void test_describe_redacts_every_secret(void **state)
     assert_contains(text, "KAFKA_SASL_USERNAME (librdkafka sasl.username)=alice\n");
     assert_contains(text, "WRITE_INTERVAL_SECONDS=20\n");
     assert_contains(text, "MINIO_BUCKET=datalake\n");
+    assert_contains(text, "CDC_METADATA=source,key\n");
     free(text);
     config_free(&cfg);
+}
+
+/* CDC_METADATA: none, every group, and how config_describe() writes them. */
+static void test_metadata_groups(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *assignment;
+        unsigned groups;
+        const char *described;
+    } cases[] = {
+        {"CDC_METADATA=none", 0, "CDC_METADATA=none\n"},
+        {"CDC_METADATA=NONE", 0, "CDC_METADATA=none\n"},
+        {"CDC_METADATA=headers,key,source", CDC_META_SOURCE | CDC_META_KEY | CDC_META_HEADERS,
+         "CDC_METADATA=source,key,headers\n"},
+        {"CDC_METADATA=key,key", CDC_META_KEY, "CDC_METADATA=key\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *env[] = {"MINIO_SECRET_KEY=" SECRET, cases[i].assignment, NULL};
+        struct config cfg;
+        struct config_errors errs = {0};
+        assert_true(load(env, &cfg, &errs));
+        assert_int_equal(cfg.cdc_metadata, cases[i].groups);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        config_describe(&cfg, f);
+        fclose(f);
+        assert_contains(text, cases[i].described);
+        free(text);
+        config_free(&cfg);
+    }
 }
 
 static void test_kafka_pass_through(void **state)
@@ -496,7 +540,7 @@ static void test_help_lists_every_variable(void **state)
         "WRITE_INTERVAL_SECONDS",  "MAX_BATCH_SIZE",       "MAX_BATCH_BYTES",
         "PREFECT_API_URL",         "PREFECT_API_KEY",      "PREFECT_FLOW_NAME",
         "PREFECT_DEPLOYMENT_NAME", "LOG_LEVEL",            "LOG_FORMAT",
-        "KAFKA_<PROPERTY>",
+        "CDC_METADATA",            "KAFKA_<PROPERTY>",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_contains(text, names[i]);
@@ -517,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_secret_from_file),
         cmocka_unit_test(test_secret_file_errors),
         cmocka_unit_test(test_describe_redacts_every_secret),
+        cmocka_unit_test(test_metadata_groups),
         cmocka_unit_test(test_kafka_pass_through),
         cmocka_unit_test(test_kafka_pass_through_errors),
         cmocka_unit_test(test_kafka_prefetch_is_part_of_the_budget),

@@ -1,6 +1,8 @@
 /* Unit tests of row_batch.c: a successor batch starts empty, with its
  * predecessor's buffer sizes but none of its columns; row_batch_memory()
- * counts a cell of every column in every row. */
+ * counts a cell of every column in every row; the metadata columns of each
+ * group, their values, and the renaming of source columns that share a name
+ * with one. */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,18 +24,27 @@ static bool buf_sink(void *ctx, const void *data, size_t len)
     return true;
 }
 
-static void add(struct row_batch *b, struct dbz_decoder *d, struct dbz_row *row, const char *json,
-                int64_t offset)
+static void add_record(struct row_batch *b, struct dbz_decoder *d, struct dbz_row *row,
+                       const char *json, const struct kafka_record *rec)
 {
     char err[256], why[256];
     assert_int_equal(dbz_decode(d, json, strlen(json), row, err, sizeof err), DBZ_ROW);
-    assert_int_equal(row_batch_add(b, row, offset, 1700000000000000LL, why, sizeof why), BATCH_ADDED);
+    assert_int_equal(row_batch_add(b, row, rec, 1700000000000000LL, why, sizeof why), BATCH_ADDED);
 }
 
+static void add(struct row_batch *b, struct dbz_decoder *d, struct dbz_row *row, const char *json,
+                int64_t offset)
+{
+    struct kafka_record rec = {.offset = offset, .timestamp_ms = -1};
+    add_record(b, d, row, json, &rec);
+}
+
+/* Uncompressed, so that the values can be found in the file's bytes. */
 static void write_file(const struct row_batch *b, struct buf *out)
 {
     struct pq_options opts;
     pq_options_default(&opts);
+    opts.codec = PQ_CODEC_UNCOMPRESSED;
     char err[256];
     buf_reset(out);
     assert_true(row_batch_write(b, &opts, buf_sink, out, err, sizeof err));
@@ -52,7 +63,7 @@ static void test_successor_is_empty_and_keeps_no_column(void **state)
     (void)state;
     struct dbz_decoder *d = dbz_decoder_new();
     struct dbz_row row = {0};
-    struct row_batch *b = row_batch_new("cdc.s.public.t", 7);
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 7, CDC_META_SOURCE | CDC_META_KEY);
     char json[256];
     for (int i = 0; i < 300; i++) { /* past the first growth of every buffer */
         snprintf(json, sizeof json, "{\"after\":{\"id\":%d,\"first_note\":\"note %d\"},\"op\":\"c\"}", i, i);
@@ -104,7 +115,7 @@ static void test_numbers_a_double_cannot_hold_are_kept_as_text(void **state)
     (void)state;
     struct dbz_decoder *d = dbz_decoder_new();
     struct dbz_row row = {0};
-    struct row_batch *b = row_batch_new("cdc.s.public.t", 0);
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0, 0);
     add(b, d, &row, "{\"after\":{\"big\":1e400,\"tiny\":1e-400,\"sub\":1e-310,"
                     "\"long\":1.234567890123456789012345678901,\"fine\":2.5,\"max17\":0.30000000000000004},"
                     "\"op\":\"c\"}", 0);
@@ -125,14 +136,15 @@ static void test_numbers_a_double_cannot_hold_are_kept_as_text(void **state)
     dbz_decoder_free(d);
 }
 
-/* Per row: one 16-byte cell per column, 35 bytes of metadata, the copied values. */
+/* Per row: one 16-byte cell per column, 35 bytes of metadata and a cell of
+ * _kafka_timestamp (no optional group), the copied values. */
 static void test_memory_counts_every_cell_of_every_row(void **state)
 {
     (void)state;
-    const size_t cell = sizeof(struct cell), meta = 35;
+    const size_t cell = sizeof(struct cell), meta = 35 + cell;
     struct dbz_decoder *d = dbz_decoder_new();
     struct dbz_row row = {0};
-    struct row_batch *b = row_batch_new("cdc.s.public.t", 0);
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0, 0);
     assert_int_equal(row_batch_memory(b), 0);
     add(b, d, &row, "{\"after\":{\"s\":\"abcd\"},\"op\":\"c\"}", 0);
     assert_int_equal(row_batch_memory(b), cell + meta + 4);
@@ -161,12 +173,120 @@ static void test_memory_counts_every_cell_of_every_row(void **state)
     dbz_decoder_free(d);
 }
 
+/* A column's name as the footer holds it: a Thrift string, its length first. */
+static bool has_name(const struct buf *file, const char *name)
+{
+    char text[128];
+    size_t n = strlen(name);
+    assert_true(n < 128);
+    text[0] = (char)n;
+    memcpy(text + 1, name, n);
+    return memmem(file->data, file->len, text, n + 1) != NULL;
+}
+
+static bool has_i64(const struct buf *file, int64_t v)
+{
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)((uint64_t)v >> (8 * i));
+    return memmem(file->data, file->len, le, 8) != NULL;
+}
+
+/* Every group: the columns are there, with the envelope's and the record's
+ * values; a source column named like one of them is renamed. Without a
+ * group, its columns are not there and the source column keeps its name. */
+static void test_metadata_columns_of_each_group(void **state)
+{
+    (void)state;
+    static const char envelope[] =
+        "{\"before\":null,\"after\":{\"id\":1,\"_cdc_lsn\":\"mine\"},\"source\":{\"db\":\"shop\","
+        "\"schema\":\"public\",\"table\":\"orders\",\"lsn\":987654321,\"txId\":4242,"
+        "\"sequence\":\"[\\\"1\\\",\\\"2\\\"]\",\"snapshot\":\"incremental\"},"
+        "\"transaction\":{\"id\":\"4242:987654321\",\"total_order\":77001,"
+        "\"data_collection_order\":33001},\"op\":\"c\"}";
+    static const char key[] = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\","
+                              "\"field\":\"id\"}]},\"payload\":{\"id\":1}}";
+    static const char headers[] = "{\"trace\":\"t-0001\"}";
+    struct kafka_record rec = {.offset = 5, .timestamp_ms = 1700000000123LL, .key = key,
+                               .key_len = sizeof key - 1, .headers = headers,
+                               .headers_len = sizeof headers - 1};
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct buf file = {0};
+    struct row_batch *b =
+        row_batch_new("cdc.s.public.t", 0, CDC_META_SOURCE | CDC_META_KEY | CDC_META_HEADERS);
+    add_record(b, d, &row, envelope, &rec);
+    write_file(b, &file);
+    static const char *const names[] = {
+        "_kafka_timestamp", "_cdc_lsn", "_cdc_tx_id", "_cdc_sequence", "_cdc_snapshot",
+        "_cdc_source", "_cdc_position", "_cdc_tx_order", "_cdc_tx_collection_order",
+        "_kafka_key", "_kafka_headers", "_cdc_lsn__src"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_true(has_name(&file, names[i]));
+    assert_true(has(&file, "shop.public.orders"));
+    assert_true(has(&file, "[\"1\",\"2\"]"));
+    assert_true(has(&file, "incremental"));
+    assert_true(has(&file, "{\"id\":1}"));
+    assert_false(has(&file, "payload")); /* the key's wrapper is gone */
+    assert_true(has(&file, headers));
+    assert_true(has_i64(&file, 987654321));
+    assert_true(has_i64(&file, 4242));
+    assert_true(has_i64(&file, 77001));
+    assert_true(has_i64(&file, 33001));
+    assert_true(has_i64(&file, 1700000000123LL));
+    row_batch_free(b);
+
+    b = row_batch_new("cdc.s.public.t", 0, 0);
+    add_record(b, d, &row, envelope, &rec);
+    write_file(b, &file);
+    assert_true(has_name(&file, "_kafka_timestamp"));
+    assert_true(has_name(&file, "_cdc_lsn")); /* the source column, not renamed */
+    assert_false(has(&file, "_cdc_lsn__src"));
+    assert_false(has_name(&file, "_cdc_source"));
+    assert_false(has(&file, "_cdc_tx_id"));
+    assert_false(has(&file, "_kafka_key"));
+    assert_false(has(&file, "_kafka_headers"));
+    assert_false(has(&file, "shop.public.orders"));
+    assert_false(has_i64(&file, 987654321));
+    row_batch_free(b);
+    buf_free(&file);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
+/* The metadata columns take a cell each per row, and their texts. */
+static void test_memory_counts_metadata_columns(void **state)
+{
+    (void)state;
+    const size_t cell = sizeof(struct cell);
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0, CDC_META_SOURCE | CDC_META_KEY);
+    struct kafka_record rec = {.offset = 0, .timestamp_ms = 1, .key = "k", .key_len = 1};
+    add_record(b, d, &row, "{\"after\":{\"s\":\"abcd\"},\"source\":{\"table\":\"t\"},\"op\":\"c\"}",
+               &rec);
+    /* 1 data column and 10 metadata cells (_kafka_timestamp, 8 of source, the
+     * key); "abcd", the table "t" and the key "k". */
+    assert_int_equal(row_batch_memory(b), 11 * cell + 35 + 4 + 1 + 1);
+    struct row_batch *next = row_batch_successor(b);
+    assert_int_equal(row_batch_memory(next), 0);
+    rec.key = NULL;
+    add_record(next, d, &row, "{\"after\":{\"s\":\"abcd\"},\"op\":\"c\"}", &rec);
+    assert_int_equal(row_batch_memory(next), 11 * cell + 35 + 4);
+    row_batch_free(next);
+    row_batch_free(b);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_successor_is_empty_and_keeps_no_column),
         cmocka_unit_test(test_memory_counts_every_cell_of_every_row),
         cmocka_unit_test(test_numbers_a_double_cannot_hold_are_kept_as_text),
+        cmocka_unit_test(test_metadata_columns_of_each_group),
+        cmocka_unit_test(test_memory_counts_metadata_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
