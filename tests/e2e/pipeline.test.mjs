@@ -39,7 +39,9 @@ function events(round = 0) {
     const m = structuredClone(i % 3 === 2 ? update : create);
     m.payload.after.id = id;
     m.payload.after.email = `user${id}@example.com`;
-    msgs.push({ topic: topic('customers'), key: `c${id}`, value: JSON.stringify(m) });
+    // Every fifth with headers: one repeated, one binary.
+    const headers = i % 5 === 0 ? { headers: [['trace', `t${id}`], ['bin', { hex: 'ff00' }], ['trace', null]] } : {};
+    msgs.push({ topic: topic('customers'), key: `c${id}`, value: JSON.stringify(m), ...headers });
     if (i % 10 === 9) msgs.push({ topic: topic('customers'), key: `c${id}`, value: null });
   }
   for (let i = 0; i < 40; i++) {
@@ -110,7 +112,7 @@ test('three tables: every row once, typed, under the documented keys; offsets co
   const delivered = await produce(kafka.bootstrap, [...msgs, { topic: 'other.topic', key: 'x', value: '{}' }]);
   const ends = await endOffsets(kafka.bootstrap, delivered.filter((d) => d.topic !== 'other.topic'));
 
-  const writer = startWriter(writerEnv({ kafka, s3, prefect }));
+  const writer = startWriter(writerEnv({ kafka, s3, prefect, extra: { CDC_METADATA: 'source,key,headers' } }));
   await waitFor(() => allCommitted(kafka, 'lake-writer', ends), { timeoutMs: 60000, what: 'every offset committed' });
   const { code } = await writer.stop('SIGTERM');
   assert.equal(code, 0, writer.log());
@@ -135,6 +137,18 @@ test('three tables: every row once, typed, under the documented keys; offsets co
   assert.equal(types.added_at, 'TIMESTAMP');
   const [itemRow] = await query(`SELECT price::VARCHAR AS price FROM read_parquet([${items.join(', ')}]) WHERE item_id = 3`);
   assert.equal(itemRow.price, '-4.03');
+  // The record's key, timestamp and headers, and the envelope's source position.
+  const customers = objects.filter((o) => o.key.startsWith('cdc_events/customers/')).map((o) => sql(o.path));
+  const meta = await query(`SELECT id, _kafka_key AS k, epoch_ms(_kafka_timestamp) AS ts, _kafka_headers AS h, _cdc_lsn::BIGINT AS lsn,
+      _cdc_source AS src FROM read_parquet([${customers.join(', ')}], union_by_name = true) ORDER BY id`);
+  assert.equal(meta.length, 30);
+  for (const r of meta) {
+    assert.equal(r.k, `c${r.id}`, 'a text key as it is');
+    assert.ok(Number(r.ts) >= started.getTime() - 1000 && Number(r.ts) <= Date.now(), `${r.ts}: the producer's timestamp`);
+    assert.equal(r.h, r.id % 5 === 0 ? `{"trace":["t${r.id}",null],"bin":{"base64":"/wA="}}` : null);
+    assert.equal(r.lsn, r.id % 3 === 2 ? '24023160' : '24023128', 'source.lsn of the sample');
+    assert.equal(r.src, 'postgres.public.customers');
+  }
   const orders = objects.filter((o) => o.key.startsWith('cdc_events/orders/')).map((o) => sql(o.path));
   const [sum] = await query(`SELECT sum(amount) AS s, count(*)::INTEGER AS n FROM read_parquet([${orders.join(', ')}])`);
   assert.equal(sum.n, 40);

@@ -4,7 +4,10 @@
  *       reads JSON lines from stdin:
  *         {"topic":"t","partition":0,"key":"k","value":"v","timestamp":1700000000000}
  *       "value": null produces a tombstone; "value_hex" gives raw bytes;
- *       "partition" and "timestamp" are optional. Prints one line per message:
+ *       "partition", "timestamp" and "headers" are optional; headers are
+ *       [name, value] pairs in order, a value a string, null, or {"hex": "..."}
+ *       for raw bytes: "headers":[["trace","t1"],["bin",{"hex":"ff00"}]].
+ *       Prints one line per message:
  *         {"topic":"t","partition":0,"offset":5}
  *       and exits non-zero if any delivery failed.
  *
@@ -82,6 +85,38 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const
     return rk;
 }
 
+/* The "headers" of a line (NULL when it has none); false when malformed. */
+static bool make_headers(const cJSON *list, rd_kafka_headers_t **out)
+{
+    *out = NULL;
+    if (list == NULL)
+        return true;
+    if (!cJSON_IsArray(list))
+        return false;
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new((size_t)cJSON_GetArraySize(list));
+    const cJSON *pair;
+    cJSON_ArrayForEach(pair, list)
+    {
+        const cJSON *name = cJSON_GetArrayItem(pair, 0), *value = cJSON_GetArrayItem(pair, 1);
+        const cJSON *hex = cJSON_GetObjectItem(value, "hex");
+        unsigned char *bytes = NULL;
+        size_t len = 0;
+        if (!cJSON_IsString(name) || cJSON_GetArraySize(pair) != 2 ||
+            (cJSON_IsObject(value) && (!cJSON_IsString(hex) || hex_decode(hex->valuestring, &bytes, &len) != 0)) ||
+            (!cJSON_IsString(value) && !cJSON_IsNull(value) && !cJSON_IsObject(value))) {
+            rd_kafka_headers_destroy(hdrs);
+            return false;
+        }
+        if (cJSON_IsString(value))
+            rd_kafka_header_add(hdrs, name->valuestring, -1, value->valuestring, -1);
+        else
+            rd_kafka_header_add(hdrs, name->valuestring, -1, bytes, (ssize_t)len); /* NULL: a null value */
+        free(bytes);
+    }
+    *out = hdrs;
+    return true;
+}
+
 static int produce(const char *bootstrap)
 {
     char err[512];
@@ -118,6 +153,11 @@ static int produce(const char *bootstrap)
             const cJSON *value = cJSON_GetObjectItem(o, "value");
             const cJSON *value_hex = cJSON_GetObjectItem(o, "value_hex");
             const cJSON *ts = cJSON_GetObjectItem(o, "timestamp");
+            rd_kafka_headers_t *hdrs;
+            if (!make_headers(cJSON_GetObjectItem(o, "headers"), &hdrs)) {
+                fprintf(stderr, "kafka_tool: line %d: bad headers\n", lineno);
+                return 2;
+            }
             unsigned char *vbuf = NULL;
             size_t vlen = 0;
             if (cJSON_IsString(value_hex)) {
@@ -138,10 +178,12 @@ static int produce(const char *bootstrap)
                                    (cJSON_IsString(key) ? strlen(key->valuestring) : 0)),
                     RD_KAFKA_V_VALUE(vbuf, vlen),
                     RD_KAFKA_V_TIMESTAMP(cJSON_IsNumber(ts) ? (int64_t)ts->valuedouble : 0),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                     rd_kafka_poll(rk, 100);
             } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+            if (e && hdrs != NULL)
+                rd_kafka_headers_destroy(hdrs); /* librdkafka owns them only once produced */
             if (e) {
                 fprintf(stderr, "kafka_tool: line %d: %s\n", lineno, rd_kafka_err2str(e));
                 failures++;
