@@ -18,9 +18,8 @@ for bookkeeping,
   _mirror_lsn        _cdc_lsn of the change that wrote the row (may be null)
   _mirror_partition  its _kafka_partition
   _mirror_offset     its _kafka_offset
-then the data columns of cdc_<table> (all but the metadata: _cdc_op, _cdc_ts,
-_cdc_source_ts, _processed_at, _kafka_topic, _kafka_partition, _kafka_offset,
-_kafka_key, _cdc_lsn) with their types, in the order they appeared. A column
+then the data columns of cdc_<table> (all but cdc-writer's metadata columns,
+METADATA below) with their types, in the order they appeared. A column
 added in the source appears (null in rows written before); a column dropped
 is kept (null in rows written after). Read the state with
 SELECT * EXCLUDE (_mirror_key, _mirror_lsn, _mirror_partition, _mirror_offset).
@@ -61,7 +60,9 @@ from prefect import flow, get_run_logger
 
 KEY_COLUMNS = ("_kafka_topic", "_kafka_partition", "_kafka_offset")
 METADATA = ("_cdc_op", "_cdc_ts", "_cdc_source_ts", "_processed_at", "_kafka_topic", "_kafka_partition",
-            "_kafka_offset", "_kafka_key", "_cdc_lsn")
+            "_kafka_offset", "_kafka_timestamp", "_cdc_lsn", "_cdc_tx_id", "_cdc_sequence", "_cdc_snapshot",
+            "_cdc_source", "_cdc_position", "_cdc_tx_order", "_cdc_tx_collection_order", "_kafka_key",
+            "_kafka_headers")
 BOOKKEEPING = (("_mirror_key", "VARCHAR"), ("_mirror_lsn", "BIGINT"), ("_mirror_partition", "INTEGER"),
                ("_mirror_offset", "BIGINT"))
 # The row images: after for c, r, u; before for d.

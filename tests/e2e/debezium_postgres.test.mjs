@@ -264,7 +264,9 @@ const connectErrors = () => connect.log().split('\n')
   .filter((l, i, all) => / ERROR |Exception:|^Caused by/.test(l) || /Exception:/.test(all[i - 1] ?? '') ||
     /Exception:/.test(all[i - 2] ?? '') || /Exception:/.test(all[i - 3] ?? '')).slice(-40).join('\n');
 
-const META = new Set(['_cdc_op', '_cdc_ts', '_cdc_source_ts', '_processed_at', '_kafka_topic', '_kafka_partition', '_kafka_offset']);
+const META = new Set(['_cdc_op', '_cdc_ts', '_cdc_source_ts', '_processed_at', '_kafka_topic', '_kafka_partition', '_kafka_offset',
+  '_kafka_timestamp', '_cdc_lsn', '_cdc_tx_id', '_cdc_sequence', '_cdc_snapshot', '_cdc_source', '_cdc_position', '_cdc_tx_order',
+  '_cdc_tx_collection_order', '_kafka_key', '_kafka_headers']);
 
 // The expected DuckDB type of a column in a mode (null: not checked).
 function duckType(mode, pgType) {
