@@ -10,7 +10,9 @@ cdc_<table>, the events: every change once. A row is identified by
 (_kafka_topic, _kafka_partition, _kafka_offset): loading a file again (a
 replay rewrote it, a run was retried) replaces its rows. Columns that appear
 later (schema changes) are added to the table; a column keeps the type it was
-created with, and later values are cast to it.
+created with until a file brings another (an ALTER COLUMN ... TYPE in the
+source): it is then widened to a type that holds both, e.g. DECIMAL(12,2)
+and DECIMAL(14,4) to DECIMAL(14,4), INTEGER and VARCHAR to VARCHAR.
 
 mirror_<table>, the current state of the source table. Its columns: four
 for bookkeeping,
@@ -93,14 +95,41 @@ def columns(db: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str
     return [(r[0], r[1]) for r in db.execute(f"DESCRIBE {quote(relation)}").fetchall()]
 
 
+DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+
+
+def wider(db: duckdb.DuckDBPyConnection, old: str, new: str) -> str:
+    """A type that holds every value of both: DuckDB's union type, or VARCHAR
+    when that would round a decimal (both at 38 digits with other scales)."""
+    union = db.execute(f"SELECT typeof(x) FROM (SELECT NULL::{old} AS x UNION ALL SELECT NULL::{new}) LIMIT 1").fetchone()[0]
+    a, b, u = DECIMAL.fullmatch(old), DECIMAL.fullmatch(new), DECIMAL.fullmatch(union)
+    if a and b and u:
+        need_int = max(int(a[1]) - int(a[2]), int(b[1]) - int(b[2]))
+        need_scale = max(int(a[2]), int(b[2]))
+        if int(u[2]) < need_scale or int(u[1]) - int(u[2]) < need_int:
+            return "VARCHAR"
+    return union
+
+
+def widen(db: duckdb.DuckDBPyConnection, target: str, kinds: list[tuple[str, str]]) -> None:
+    """Adds the columns target lacks and widens those whose type changed (an
+    ALTER COLUMN ... TYPE in the source), so that no later value is cut to
+    an earlier file's type."""
+    have = dict(columns(db, target))
+    for name, kind in kinds:
+        if name not in have:
+            db.execute(f"ALTER TABLE {quote(target)} ADD COLUMN {quote(name)} {kind}")
+        elif have[name] != kind:
+            to = wider(db, have[name], kind)
+            if to != have[name]:
+                db.execute(f"ALTER TABLE {quote(target)} ALTER COLUMN {quote(name)} TYPE {to}")
+
+
 def load_events(db: duckdb.DuckDBPyConnection, target: str) -> int:
     """Loads the temp table incoming into target, replacing rows it already holds."""
     if not exists(db, target):
         db.execute(f"CREATE TABLE {quote(target)} AS SELECT * FROM incoming LIMIT 0")
-    have = {name for name, _ in columns(db, target)}
-    for name, kind in columns(db, "incoming"):
-        if name not in have:
-            db.execute(f"ALTER TABLE {quote(target)} ADD COLUMN {quote(name)} {kind}")
+    widen(db, target, columns(db, "incoming"))
     match = " AND ".join(f"t.{quote(c)} = i.{quote(c)}" for c in KEY_COLUMNS)
     db.execute(f"DELETE FROM {quote(target)} t WHERE EXISTS (SELECT 1 FROM incoming i WHERE {match})")
     db.execute(f"INSERT INTO {quote(target)} BY NAME SELECT * FROM incoming")
@@ -124,10 +153,7 @@ def update_mirror(db, events: str, mirror: str, file_data: list[str], logger) ->
     if not exists(db, mirror):
         defs = ", ".join(f"{quote(n)} {t}" for n, t in list(BOOKKEEPING) + data)
         db.execute(f"CREATE TABLE {mi} ({defs})")
-    have = {n for n, _ in columns(db, mirror)}
-    for n, t in data:
-        if n not in have:
-            db.execute(f"ALTER TABLE {mi} ADD COLUMN {quote(n)} {t}")
+    widen(db, mirror, data)
     lsn = "_cdc_lsn" if "_cdc_lsn" in {n for n, _ in columns(db, events)} else "NULL::BIGINT"
     pos = position(lsn, "_kafka_partition", "_kafka_offset")
     row_pos = position("_mirror_lsn", "_mirror_partition", "_mirror_offset")

@@ -19,7 +19,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
 import { startWriter, writerEnv, stopAll, waitFor, fetchObjects, committedOffsets, repoRoot } from '../harness/services.mjs';
-import { startRealKafka, startMinio, venvPython, ensureStack } from '../harness/real_services.mjs';
+import { startRealKafka, startMinio, startRealPrefect, venvPython, ensureStack } from '../harness/real_services.mjs';
 import { startPostgres, startKafkaConnect, debeziumConfig } from '../harness/source_services.mjs';
 import { canonicalFromPg, sameValue, schemalessFromPg, sameSchemaless } from '../harness/pg_values.mjs';
 import { run } from '../harness/services.mjs';
@@ -42,8 +42,10 @@ const UNWRAP = {
   'transforms.unwrap.delete.tombstone.handling.mode': 'rewrite',
   'transforms.unwrap.add.fields': 'op,source.ts_ms,ts_ms',
 };
+// mirror: cdc-writer triggers the shipped Prefect flow, whose mirror tables
+// must then equal the PostgreSQL tables.
 const MODES = [
-  { name: 'default', overrides: {} },
+  { name: 'default', overrides: {}, mirror: true },
   { name: 'noschema', overrides: { 'key.converter.schemas.enable': 'false', 'value.converter.schemas.enable': 'false' } },
   { name: 'unwrap', overrides: UNWRAP },
   { name: 'connect', overrides: { 'time.precision.mode': 'connect' } },
@@ -238,7 +240,9 @@ async function runMode(mode) {
   // Streaming has begun (so the snapshot is done) once the slot is active.
   await waitFor(async () => (await pg.sql(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]?.[0] === 't',
     { timeoutMs: 120000, what: `slot ${slot} active`, log: () => connect.log() });
-  const writer = startWriter(writerEnv({ kafka, s3, extra: {
+  const prefect = mode.mirror ? await startRealPrefect({ s3 }) : null;
+  const writer = startWriter(writerEnv({ kafka, s3, prefect, extra: {
+    ...(prefect ? { PREFECT_SEND_PARAMETERS: 'true' } : {}),
     KAFKA_TOPIC_PATTERN: `^cdc\\.${mode.name}\\.public\\.(.*)`, CONSUMER_GROUP_ID: `lake-${mode.name}`,
     MINIO_BUCKET: bucketOf(mode), WRITE_INTERVAL_SECONDS: '2',
   } }));
@@ -256,7 +260,48 @@ async function runMode(mode) {
   const exit = await writer.exited;
   assert.equal(exit.code, 0, writer.log());
   await connect.deleteConnector(name);
-  return { expected, files: await readLake(mode), writer };
+  const files = await readLake(mode);
+  const mirrors = prefect ? await readMirrors(prefect, files, db) : null;
+  return { expected, files, writer, mirrors };
+}
+
+// Once a flow run per file has COMPLETED: each mirror table of the warehouse
+// and its PostgreSQL table, both as { rows, types }.
+async function readMirrors(prefect, files, db) {
+  const runs = await waitFor(async () => {
+    const all = await prefect.flowRuns();
+    return all.length >= files.length && all.every((r) => ['COMPLETED', 'FAILED', 'CRASHED'].includes(r.state_type)) ? all : null;
+  }, { timeoutMs: 300000, intervalMs: 500, what: `${files.length} flow runs finished`, log: () => prefect.log() });
+  for (const r of runs) assert.equal(r.state_type, 'COMPLETED', `${r.name}: ${JSON.stringify(r.state)}\n${prefect.log().slice(-6000)}`);
+  const out = {};
+  for (const table of Object.keys(TABLES)) {
+    const lakeTable = table.replace(/[^A-Za-z0-9._-]/g, '_');
+    const r = await run(venvPython(), [join(repoRoot, 'tests', 'harness', 'lake_values.py'), '--table', prefect.warehouse,
+      `mirror_${lakeTable.replace(/[^0-9A-Za-z_]/g, '_')}`], { timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
+    const source = await pg.sql(`SELECT hstore_to_json(hstore(t)) FROM "${table}" t`, { db });
+    out[table] = { mirror: JSON.parse(r.stdout).rows, source: source.map(([j]) => JSON.parse(j)) };
+  }
+  await prefect.stop();
+  return out;
+}
+
+// Each mirror row equals one PostgreSQL row, value for value, and none is left over.
+function checkMirrors(mode, mirrors) {
+  const problems = [];
+  for (const [table, spec] of Object.entries(TABLES)) {
+    const { mirror, source } = mirrors[table];
+    if (mirror.length !== source.length) problems.push(`mirror of ${table}: ${mirror.length} rows, PostgreSQL has ${source.length}`);
+    const left = [...mirror];
+    for (const row of source) {
+      const i = left.findIndex((m) => Object.entries(row).every(([c, text]) =>
+        sameValue(canonicalFromPg(spec.columns[c], text, mode.name), m[c] ?? null)));
+      if (i < 0) problems.push(`mirror of ${table}: no row equal to PostgreSQL's ${JSON.stringify(row)}`);
+      else left.splice(i, 1);
+    }
+    for (const m of left) problems.push(`mirror of ${table}: a row PostgreSQL does not have: ${JSON.stringify(m)}`);
+  }
+  return problems;
 }
 
 // Kafka Connect's ERROR lines and the first line of each exception.
@@ -374,6 +419,7 @@ for (const mode of MODES) {
   test(`PostgreSQL through Debezium (${mode.name}): every change once, in order, each value as PostgreSQL holds it`, { timeout: 600000 }, async () => {
     const result = await runMode(mode);
     const { problems, compared } = checkMode(mode, result);
+    if (result.mirrors) problems.push(...checkMirrors(mode, result.mirrors));
     assert.ok(compared > 300, `only ${compared} values compared`);
     assert.deepEqual(problems, [], `${problems.length} differences:\n${problems.slice(0, 60).join('\n')}`);
   });

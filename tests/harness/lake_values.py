@@ -3,6 +3,7 @@ each reader's rows in one canonical form, so a test compares them with what
 the source database holds without trusting either reader's own formatting.
 
     python lake_values.py FILE...   ->   [{"file", "types", "pyarrow", "duckdb"}]
+    python lake_values.py --table DUCKDB_FILE TABLE   ->   {"types", "rows"}
 
 types: {column: pyarrow's type}; pyarrow and duckdb: rows as {column: value}.
 A value is null, or a string:
@@ -97,13 +98,14 @@ def duck_expr(name, kind):
     return f"{c}::VARCHAR"
 
 
-def duck_rows(db, path, arrow_types):
-    described = db.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+def duck_rows(db, source, params):
+    """Canonical rows of SELECT * FROM source (a read_parquet(?) call or a table)."""
+    described = db.execute(f"DESCRIBE SELECT * FROM {source}", params).fetchall()
     names = [r[0] for r in described]
     kinds = [r[1] for r in described]
-    sql = "SELECT " + ", ".join(duck_expr(n, k) for n, k in zip(names, kinds)) + " FROM read_parquet(?)"
+    sql = "SELECT " + ", ".join(duck_expr(n, k) for n, k in zip(names, kinds)) + f" FROM {source}"
     rows = []
-    for raw in db.execute(sql, [path]).fetchall():
+    for raw in db.execute(sql, params).fetchall():
         row = {}
         for n, k, v in zip(names, kinds, raw):
             if v is not None and k.endswith("[]"):
@@ -137,10 +139,21 @@ def main(paths):
         columns = {name: arrow_values(table.column(name)) for name in table.column_names}
         pa_rows = [{name: columns[name][i] for name in table.column_names} for i in range(table.num_rows)]
         types = {f.name: str(f.type) for f in table.schema}
-        d_rows, d_types = duck_rows(db, path, types)
+        d_rows, d_types = duck_rows(db, "read_parquet(?)", [path])
         out.append({"file": path, "types": types, "duckdb_types": d_types, "pyarrow": pa_rows, "duckdb": d_rows})
     json.dump(out, sys.stdout)
 
 
+def table(dbfile, name):
+    """A warehouse table's canonical rows, read with DuckDB."""
+    db = duckdb.connect(dbfile, read_only=True)
+    db.execute("SET TimeZone = 'UTC'")
+    rows, types = duck_rows(db, '"' + name.replace('"', '""') + '"', [])
+    json.dump({"types": types, "rows": rows}, sys.stdout)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--table"]:
+        table(sys.argv[2], sys.argv[3])
+    else:
+        main(sys.argv[1:])
