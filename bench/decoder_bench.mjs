@@ -164,7 +164,7 @@ function report(title, file, count, { med, sizes }) {
   ratio(med.ourParquet, med.duckParquet);
   line('DuckDB read_json count(*), parse only', med.count);
   console.log(`  Parquet: cdc-writer ${fmt(sizes.ours)} bytes in ${sizes.files} file${sizes.files === 1 ? '' : 's'}, DuckDB ${fmt(sizes.duck)} bytes; ` +
-    `${fmt(count)} rows and sum(id) equal, the same ${sizes.columns} columns (+4 metadata columns in cdc-writer's)`);
+    `${fmt(count)} rows and sum(id) equal, the same ${sizes.columns} columns (+${ourOwn.size} metadata columns in cdc-writer's)`);
   console.log(`  reading the file once (1 MiB pieces, page cache) takes ${med.read.toFixed(2)} s: in DuckDB's times, not cdc-writer's`);
 }
 
