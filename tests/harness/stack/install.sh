@@ -44,18 +44,27 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Copies a pom's runtime dependencies from Maven Central into root/subdir, once
+# (root/.done marks it complete), for component; fails it unless the jar
+# expect arrived. Further arguments go to mvn.
+maven_copy() {
+    local component="$1" pom="$2" root="$3" subdir="$4" expect="$5" what="$6"
+    shift 6
+    [ -f "$root/.done" ] && return 0
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless || fail "$component" "no Java runtime"
+    command -v mvn >/dev/null || apt_install maven || fail "$component" "no Maven"
+    echo "stack: fetching $what from Maven Central into $root (once)"
+    rm -rf "$root"
+    mvn -q -B -f "$here/$pom" dependency:copy-dependencies -DincludeScope=runtime "$@" \
+        -DoutputDirectory="$root/$subdir" -Dmaven.repo.local="$cache/m2" ||
+        fail "$component" "mvn dependency:copy-dependencies ($pom) failed"
+    ls "$root/$subdir/$expect" >/dev/null || fail "$component" "$expect is missing"
+    touch "$root/.done"
+}
+
 kafka() {
-    local dir="$cache/kafka-$KAFKA_VERSION"
-    [ -f "$dir/.done" ] && return 0
-    command -v java >/dev/null || apt_install openjdk-17-jre-headless || fail kafka "no Java runtime"
-    command -v mvn >/dev/null || apt_install maven || fail kafka "no Maven"
-    echo "stack: fetching Apache Kafka $KAFKA_VERSION's jars from Maven Central into $dir (once)"
-    rm -rf "$dir"
-    mvn -q -B -f "$here/kafka-runtime.pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
-        -DoutputDirectory="$dir/libs" -Dmaven.repo.local="$cache/m2" ||
-        fail kafka "mvn dependency:copy-dependencies failed"
-    ls "$dir/libs"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || fail kafka "kafka_2.13-$KAFKA_VERSION.jar is missing"
-    touch "$dir/.done"
+    maven_copy kafka kafka-runtime.pom.xml "$cache/kafka-$KAFKA_VERSION" libs "kafka_2.13-$KAFKA_VERSION.jar" \
+        "Apache Kafka $KAFKA_VERSION's jars"
 }
 
 minio() {
@@ -89,28 +98,11 @@ debezium() {
     # The server binaries (initdb, pg_ctl) and contrib's extensions (citext, hstore).
     [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -f /usr/share/postgresql/15/extension/hstore.control ] ||
         apt_install postgresql-15 postgresql-client-15 || fail debezium "no PostgreSQL 15 server"
-    local connect="$cache/connect-$CONNECT_VERSION" plugin="$cache/debezium-postgres-$DEBEZIUM_VERSION"
-    if [ ! -f "$connect/.done" ]; then
-        command -v mvn >/dev/null || apt_install maven || fail debezium "no Maven"
-        echo "stack: fetching Kafka Connect $CONNECT_VERSION's jars from Maven Central into $connect (once)"
-        rm -rf "$connect"
-        mvn -q -B -f "$here/connect-runtime.pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
-            -DoutputDirectory="$connect/libs" -Dmaven.repo.local="$cache/m2" ||
-            fail debezium "mvn dependency:copy-dependencies (connect-runtime.pom.xml) failed"
-        ls "$connect/libs"/connect-runtime-"$CONNECT_VERSION".jar >/dev/null || fail debezium "connect-runtime-$CONNECT_VERSION.jar is missing"
-        touch "$connect/.done"
-    fi
-    if [ ! -f "$plugin/.done" ]; then
-        echo "stack: fetching Debezium's PostgreSQL connector $DEBEZIUM_VERSION from Maven Central into $plugin (once)"
-        rm -rf "$plugin"
-        mvn -q -B -f "$here/debezium-postgres.pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
-            -DexcludeArtifactIds=connect-api,kafka-clients,slf4j-api \
-            -DoutputDirectory="$plugin/debezium-connector-postgres" -Dmaven.repo.local="$cache/m2" ||
-            fail debezium "mvn dependency:copy-dependencies (debezium-postgres.pom.xml) failed"
-        ls "$plugin/debezium-connector-postgres"/debezium-connector-postgres-"$DEBEZIUM_VERSION".jar >/dev/null ||
-            fail debezium "debezium-connector-postgres-$DEBEZIUM_VERSION.jar is missing"
-        touch "$plugin/.done"
-    fi
+    maven_copy debezium connect-runtime.pom.xml "$cache/connect-$CONNECT_VERSION" libs \
+        "connect-runtime-$CONNECT_VERSION.jar" "Kafka Connect $CONNECT_VERSION's jars"
+    maven_copy debezium debezium-postgres.pom.xml "$cache/debezium-postgres-$DEBEZIUM_VERSION" \
+        debezium-connector-postgres "debezium-connector-postgres-$DEBEZIUM_VERSION.jar" \
+        "Debezium's PostgreSQL connector $DEBEZIUM_VERSION" -DexcludeArtifactIds=connect-api,kafka-clients,slf4j-api
 }
 
 [ "$#" -gt 0 ] || set -- kafka minio prefect debezium
