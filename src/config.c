@@ -28,8 +28,9 @@ enum var_kind {
     KIND_COUNT,    /* whole number within [min, max], int64_t */
     KIND_LOG_LEVEL,
     KIND_LOG_FORMAT,
-    KIND_CODEC,
+    KIND_CODEC,    /* enum parquet_codec_choice; these three are choices_of() a word list */
     KIND_SIGNING,  /* enum payload_signing */
+    KIND_CLOCK,    /* enum lake_clock */
     KIND_REGEX,    /* a POSIX extended regex, normalized to start with ^ */
     KIND_BUCKET,   /* an S3 bucket name */
     KIND_ENDPOINT, /* host[:port] or file:///path */
@@ -54,6 +55,12 @@ struct var_spec {
 /* In enum order, NULL-terminated. */
 static const char *const codec_names[] = {"snappy", "zstd", "gzip", "none", NULL};
 static const char *const signing_names[] = {"auto", "signed", "unsigned", NULL};
+static const char *const partition_time_names[] = {"kafka", "source.ts_ms", "ts_ms", NULL};
+
+/* A choice's field is an enum written and read as an int. */
+_Static_assert(sizeof(enum parquet_codec_choice) == sizeof(int), "enum as int");
+_Static_assert(sizeof(enum payload_signing) == sizeof(int), "enum as int");
+_Static_assert(sizeof(enum lake_clock) == sizeof(int), "enum as int");
 
 /* CDC_METADATA's words, in the order config_describe() writes them. */
 static const struct {
@@ -132,6 +139,10 @@ static const struct var_spec specs[] = {
      "optional metadata columns, comma-separated: source (_cdc_lsn, _cdc_tx_id, _cdc_sequence, "
      "_cdc_snapshot, _cdc_source, _cdc_position, _cdc_tx_order, _cdc_tx_collection_order), key "
      "(_kafka_key), headers (_kafka_headers); or none"},
+    {"PARTITION_TIME", "kafka", KIND_CLOCK, FIELD(partition_time), false, false, 0, 0,
+     "the clock of year=/month=/day= and of file names: kafka (the record's timestamp), "
+     "source.ts_ms (when the database made the change) or ts_ms (when Debezium read it); "
+     "a message without that field is placed by its Kafka timestamp"},
     {"PREFECT_API_URL", NULL, KIND_HTTP_URL, FIELD(prefect_api_url), false, false, 0, 0,
      "Prefect API base URL, e.g. http://prefect:4200/api; unset disables triggering"},
     {"PREFECT_API_KEY", NULL, KIND_OPTIONAL, FIELD(prefect_api_key), false, true, 0, 0,
@@ -302,6 +313,35 @@ static void quoted(const struct var_spec *spec, const char *value, char *out, si
         snprintf(out, size, "(value hidden)");
     else
         snprintf(out, size, "'%.200s'", value);
+}
+
+/* The words of a choice's kind, in enum order. */
+static const char *const *choices_of(enum var_kind kind)
+{
+    switch (kind) {
+    case KIND_CODEC:
+        return codec_names;
+    case KIND_SIGNING:
+        return signing_names;
+    case KIND_CLOCK:
+        return partition_time_names;
+    default:
+        return NULL;
+    }
+}
+
+/* "a, b or c" of a NULL-terminated word list. */
+static void choices_text(const char *const *choices, char *out, size_t size)
+{
+    size_t n = 0, len = 0;
+    while (choices[n] != NULL)
+        n++;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len < size; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(out + len, size - len, "%s%s", sep, choices[i]);
+        len += w > 0 ? (size_t)w : 0;
+    }
 }
 
 static bool parse_bool(const char *text, bool *out)
@@ -537,22 +577,20 @@ static bool store_value(struct config *cfg, const struct var_spec *spec, char *v
         }
         break;
     case KIND_CODEC:
-    case KIND_SIGNING: {
-        const char *const *names = spec->kind == KIND_CODEC ? codec_names : signing_names;
+    case KIND_SIGNING:
+    case KIND_CLOCK: {
+        const char *const *choices = choices_of(spec->kind);
         int i = 0;
-        while (names[i] != NULL && strcasecmp(value, names[i]) != 0)
+        while (choices[i] != NULL && strcasecmp(value, choices[i]) != 0)
             i++;
-        if (names[i] == NULL) {
-            config_errors_add(errs, "%s=%s: expected %s", spec->name, shown,
-                              spec->kind == KIND_CODEC ? "snappy, zstd, gzip or none"
-                                                       : "auto, signed or unsigned");
+        if (choices[i] == NULL) {
+            char expected[256];
+            choices_text(choices, expected, sizeof expected);
+            config_errors_add(errs, "%s=%s: expected %s", spec->name, shown, expected);
             free(value);
             return false;
         }
-        if (spec->kind == KIND_CODEC)
-            *(enum parquet_codec_choice *)field = (enum parquet_codec_choice)i;
-        else
-            *(enum payload_signing *)field = (enum payload_signing)i;
+        *(int *)field = i;
         break;
     }
     case KIND_REGEX: {
@@ -835,10 +873,9 @@ static void describe_one(const struct config *cfg, const struct var_spec *spec, 
         fputs(*(const enum log_format *)field == LOG_FORMAT_JSON ? "json" : "text", out);
         break;
     case KIND_CODEC:
-        fputs(config_codec_name(*(const enum parquet_codec_choice *)field), out);
-        break;
     case KIND_SIGNING:
-        fputs(config_payload_signing_name(*(const enum payload_signing *)field), out);
+    case KIND_CLOCK:
+        fputs(choices_of(spec->kind)[*(const int *)field], out);
         break;
     case KIND_METADATA: {
         unsigned groups = *(const unsigned *)field;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lake_layout.h"
 #include "log.h"
 
 enum parquet_codec_choice {
@@ -88,6 +89,7 @@ struct config {
     enum parquet_codec_choice parquet_compression;
     int64_t parquet_row_group_bytes;
     unsigned cdc_metadata; /* CDC_METADATA: CDC_META_* bits of row_batch.h */
+    enum lake_clock partition_time; /* PARTITION_TIME */
 
     /* Prefect (enabled when prefect_api_url != NULL) */
     char *prefect_api_url;

@@ -164,15 +164,22 @@ void intake_message(struct intake *in, const rd_kafka_message_t *m)
         rec.headers = (const char *)in->headers_json.data;
         rec.headers_len = in->headers_json.len;
     }
-    int64_t ts = lake_message_time(rec.timestamp_ms, decoded && row->has_ts, row->ts_ms,
-                                   decoded && row->has_source_ts, row->source_ts_ms, processed_at / 1000);
+    struct lake_times times = {.kafka_ms = rec.timestamp_ms, .has_ts = decoded && row->has_ts,
+                               .ts_ms = row->ts_ms, .has_source_ts = decoded && row->has_source_ts,
+                               .source_ts_ms = row->source_ts_ms, .now_ms = processed_at / 1000};
+    bool fell_back;
+    int64_t ts = lake_message_time(in->cfg->partition_time, &times, &fell_back);
     if (pt->cut_at >= 0 && m->offset > pt->cut_at) {
         part_cut(in->parts, pt, "replay-cut", clock_mono_s());
         pt->cut_at = -1;
     }
+    /* A tombstone is in no file, so its time neither cuts nor dates one. */
+    bool filed = r != DBZ_TOMBSTONE;
     int64_t day = lake_day(ts);
-    if (pt->has_day && day != pt->day)
+    if (filed && pt->has_day && day != pt->day)
         part_cut(in->parts, pt, "day-change", clock_mono_s()); /* a file never spans two days */
+    if (filed && fell_back)
+        metric_count1(in->m->time_fallbacks, topic, 1);
 
     metric_add(pt->m_consumed, 1);
     metric_add(pt->m_consumed_bytes, (double)(m->len + m->key_len));
@@ -200,7 +207,7 @@ void intake_message(struct intake *in, const rd_kafka_message_t *m)
     } else {
         metric_count1(in->m->tombstones, topic, 1);
     }
-    if (!pt->has_day) {
+    if (filed && !pt->has_day) {
         pt->has_day = true;
         pt->day = day;
     }

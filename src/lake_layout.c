@@ -35,14 +35,32 @@ char *lake_table_name(const regex_t *pattern, const char *topic)
     return sanitized(last, strlen(last));
 }
 
-int64_t lake_message_time(int64_t kafka_ts_ms, bool has_ts, int64_t ts_ms, bool has_source_ts,
-                          int64_t source_ts_ms, int64_t now_ms)
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: a key's year has four digits. */
+#define LAKE_FIRST_MS (-62135596800000LL)
+#define LAKE_LAST_MS 253402300799999LL
+
+static bool in_range(int64_t ms)
 {
-    if (kafka_ts_ms >= 0)
-        return kafka_ts_ms;
-    if (has_ts)
-        return ts_ms;
-    return has_source_ts ? source_ts_ms : now_ms;
+    return ms >= LAKE_FIRST_MS && ms <= LAKE_LAST_MS;
+}
+
+int64_t lake_message_time(enum lake_clock clock, const struct lake_times *t, bool *fell_back)
+{
+    *fell_back = false;
+    if (clock == LAKE_CLOCK_SOURCE_TS && t->has_source_ts && in_range(t->source_ts_ms))
+        return t->source_ts_ms;
+    if (clock == LAKE_CLOCK_TS && t->has_ts && in_range(t->ts_ms))
+        return t->ts_ms;
+    if (t->kafka_ms >= 0 && in_range(t->kafka_ms)) {
+        *fell_back = clock != LAKE_CLOCK_KAFKA;
+        return t->kafka_ms;
+    }
+    *fell_back = true;
+    if (t->has_ts && in_range(t->ts_ms))
+        return t->ts_ms;
+    if (t->has_source_ts && in_range(t->source_ts_ms))
+        return t->source_ts_ms;
+    return t->now_ms;
 }
 
 int64_t lake_day(int64_t ts_ms)

@@ -25,6 +25,10 @@ static const struct family_row {
       "Bytes of Kafka message keys and values consumed.", METRIC_COUNTER, "topic,partition", false),
     F(tombstones, "cdcw_tombstones_total", "Tombstones consumed (no row; their offsets are committed).",
       METRIC_COUNTER, "topic", false),
+    F(time_fallbacks, "cdcw_partition_time_fallbacks_total",
+      "Messages placed in the lake by their Kafka timestamp (or a later fallback) because they lack "
+      "PARTITION_TIME's field; refused messages included.",
+      METRIC_COUNTER, "topic", false),
     F(rows, "cdcw_rows_written_total", "Rows stored in cdc_events/ files.", METRIC_COUNTER, "topic", false),
     F(error_rows, "cdcw_messages_routed_to_errors_total",
       "Messages the decoder refused, stored raw in cdc_errors/ files.", METRIC_COUNTER, "topic", false),

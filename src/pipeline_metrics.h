@@ -15,7 +15,8 @@
 struct pipeline_metrics {
     struct metric_family *consumed, *consumed_bytes, *tombstones, *rows, *raw_bytes, *parquet_bytes,
         *files, *flushes, *flush_seconds, *encode_seconds, *upload_seconds, *upload_failures,
-        *error_rows, *prefect, *commits, *committed, *lag, *rebalances, *replay_cuts, *key_conflicts;
+        *error_rows, *prefect, *commits, *committed, *lag, *rebalances, *replay_cuts, *key_conflicts,
+        *time_fallbacks;
     /* Series of families without labels. */
     struct metric *buffered, *inflight, *assigned, *paused, *build_info;
 };

@@ -413,6 +413,107 @@ test('day and schema changes while the partition is busy: one file per day and s
   assert.equal(next, 60, 'every row once');
 });
 
+// PARTITION_TIME=source.ts_ms: a file is dated by when the database made its
+// first change, and never holds changes of two such days. The Kafka timestamps
+// are all of one later day (Debezium catching up). A message without
+// source.ts_ms, and a refused one, are placed by their Kafka timestamp and
+// counted. A second consumer group writing the same messages into another
+// bucket gives the same keys (a replay is deterministic); a third with
+// PARTITION_TIME=ts_ms dates every file by Debezium's clock.
+test('PARTITION_TIME: files by the source or envelope clock, one day each, the same keys on a replay; fallbacks counted', async () => {
+  const t = 'ptime';
+  const kafka = await startKafka({ topics: [`${topic(t)}:1`] });
+  const s3 = await startS3({ buckets: ['datalake', 'replay', 'envelope'] });
+  const at = (iso) => Date.parse(iso);
+  const kafkaTs = at('2026-12-03T10:00:00Z');
+  const envTs = at('2026-12-02T08:00:00Z');
+  const dayOf = (ms) => new Date(ms).toISOString().slice(0, 10);
+  // offset -> the source time of its change (null: none), in produce order
+  const plan = [];
+  for (let i = 0; i < 20; i++) plan.push(i === 10 ? 'tombstone' : at('2026-11-30T23:59:00Z') + i);
+  for (let i = 0; i < 10; i++) plan.push(at('2026-12-01T00:01:00Z') + i);
+  for (let i = 0; i < 5; i++) plan.push(null);
+  plan.push('refused');
+  for (let i = 0; i < 4; i++) plan.push({ flat: at('2026-12-01T12:00:00Z') + i });
+  for (let i = 0; i < 5; i++) plan.push(at('2026-11-30T12:00:00Z') + i); // older changes again
+  const msgs = plan.map((p, i) => {
+    const base = { topic: topic(t), key: `k${i}`, timestamp: kafkaTs + i };
+    if (p === 'tombstone') return { ...base, value: null };
+    if (p === 'refused') return { ...base, value: '{"op": "c", "after": ' };
+    if (p !== null && typeof p === 'object') {
+      return { ...base, value: JSON.stringify({ id: i, v: `flat ${i}`, __op: 'u', __ts_ms: envTs + i, __source_ts_ms: p.flat }) };
+    }
+    return { ...base, value: JSON.stringify({ op: 'c', ts_ms: envTs + i, ...(p === null ? {} : { source: { ts_ms: p } }),
+      before: null, after: { id: i, v: `row ${i}` } }) };
+  });
+  const delivered = await produce(kafka.bootstrap, msgs);
+  assert.equal(delivered.length, plan.length);
+  const sourceDay = (i) => {
+    const p = plan[i];
+    if (p === null || p === 'refused') return dayOf(kafkaTs + i);
+    return dayOf(typeof p === 'object' ? p.flat : p);
+  };
+
+  async function writeAll(group, bucket, clock) {
+    const port = await freePort();
+    const writer = startWriter(writerEnv({ kafka, s3, extra: {
+      CONSUMER_GROUP_ID: group, MINIO_BUCKET: bucket, PARTITION_TIME: clock, WRITE_INTERVAL_SECONDS: '3600',
+      HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1',
+    } }));
+    const scrape = async () => parsePrometheusText(await fetch(`http://127.0.0.1:${port}/metrics`).then((x) => x.text(), () => ''));
+    await waitFor(async () => sum(await scrape(), 'cdcw_messages_consumed_total') === plan.length,
+      { timeoutMs: 60000, what: `${group}: every message consumed` });
+    const fallbacks = sum(await scrape(), 'cdcw_partition_time_fallbacks_total');
+    assert.equal((await writer.stop('SIGTERM')).code, 0, writer.log());
+    assert.equal((await committedOffsets(kafka.bootstrap, group, topic(t), 1))[0].offset, plan.length, `${group}: committed to the end`);
+    const dir = mkdtempSync(join(work, `${group}-`));
+    const events = await fetchObjects(s3, 'cdc_events/', dir, bucket);
+    const errors = await fetchObjects(s3, 'cdc_errors/', dir, bucket);
+    const files = [];
+    for (const o of events) {
+      const offsets = (await query(`SELECT _kafka_offset::INTEGER AS o FROM read_parquet(${sql(o.path)}) ORDER BY 1`)).map((r) => r.o);
+      files.push({ key: o.key, offsets });
+    }
+    files.sort((a, b) => a.offsets[0] - b.offsets[0]);
+    return { files, errors: errors.map((o) => o.key), fallbacks };
+  }
+
+  const keyParts = (key) => {
+    const m = /year=(\d{4})\/month=(\d\d)\/day=(\d\d)\/ptime_(\d{8}T\d{6}Z)_p0_o(\d{19})\.parquet$/.exec(key);
+    assert.ok(m, `key layout: ${key}`);
+    return { day: `${m[1]}-${m[2]}-${m[3]}`, stamp: m[4], first: Number(m[5]) };
+  };
+  const stampOf = (ms) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+  const first = await writeAll('ptime-a', 'datalake', 'source.ts_ms');
+  const rowsOffsets = plan.map((p, i) => i).filter((i) => plan[i] !== 'tombstone' && plan[i] !== 'refused');
+  assert.deepEqual(first.files.flatMap((f) => f.offsets), rowsOffsets, 'every row once, in order');
+  for (const f of first.files) {
+    const k = keyParts(f.key);
+    const days = new Set(f.offsets.map(sourceDay));
+    assert.deepEqual([...days], [k.day], `${f.key}: every change of the file is of the key's day`);
+    assert.equal(k.first, f.offsets[0], `${f.key}: named by its first offset`);
+    const p = plan[f.offsets[0]];
+    const firstTime = p === null ? kafkaTs + f.offsets[0] : typeof p === 'object' ? p.flat : p;
+    assert.equal(k.stamp, stampOf(firstTime), `${f.key}: stamped with the first change's time`);
+  }
+  // Five days in source order (30, 01, the fallbacks' 03, 01 flattened, 30 again): the tombstone at 10 cuts nothing.
+  assert.deepEqual(first.files.map((f) => keyParts(f.key).day),
+    ['2026-11-30', '2026-12-01', '2026-12-03', '2026-12-01', '2026-11-30']);
+  assert.equal(first.errors.length, 1);
+  assert.match(first.errors[0], /^cdc_errors\/ptime\/year=2026\/month=12\/day=03\/ptime_\d{8}T\d{6}Z_p0_o0000000000000000035\.parquet$/);
+  assert.equal(first.fallbacks, 6, 'five messages without source.ts_ms and one refused were placed by their Kafka timestamp');
+
+  const replay = await writeAll('ptime-b', 'replay', 'source.ts_ms');
+  assert.deepEqual(replay.files.map((f) => f.key), first.files.map((f) => f.key), 'a replay writes the same keys');
+  assert.deepEqual(replay.errors, first.errors);
+
+  const envelope = await writeAll('ptime-c', 'envelope', 'ts_ms');
+  assert.deepEqual(envelope.files.flatMap((f) => f.offsets), rowsOffsets);
+  for (const f of envelope.files) assert.equal(keyParts(f.key).day, '2026-12-02', `${f.key}: dated by ts_ms`);
+  assert.equal(envelope.fallbacks, 1, 'only the refused message lacks ts_ms');
+});
+
 // Three schema changes while the partition's first upload is held on the way
 // (the proxy in front of MinIO keeps it, as a store that is slow to answer
 // would): each later cut is sealed behind it, so the consumer never waits

@@ -239,6 +239,7 @@ static void test_each_invalid_value_names_variable_and_expectation(void **state)
         {"PARQUET_COMPRESSION=lz4", "PARQUET_COMPRESSION='lz4': expected snappy, zstd, gzip or "
                                     "none"},
         {"PARQUET_ROW_GROUP_BYTES=1KiB", "PARQUET_ROW_GROUP_BYTES='1KiB': expected a size"},
+        {"PARTITION_TIME=source", "PARTITION_TIME='source': expected kafka, source.ts_ms or ts_ms"},
         {"CDC_METADATA=source,kafka", "CDC_METADATA='source,kafka': 'kafka' is not a group: "
                                       "expected a comma-separated list of source, key and "
                                       "headers, or none"},
@@ -367,6 +368,36 @@ static void test_describe_redacts_every_secret(void **state)
 }
 
 /* CDC_METADATA: none, every group, and how config_describe() writes them. */
+static void test_partition_time(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *assignment;
+        enum lake_clock clock;
+        const char *described;
+    } cases[] = {
+        {NULL, LAKE_CLOCK_KAFKA, "PARTITION_TIME=kafka\n"},
+        {"PARTITION_TIME=source.ts_ms", LAKE_CLOCK_SOURCE_TS, "PARTITION_TIME=source.ts_ms\n"},
+        {"PARTITION_TIME=TS_MS", LAKE_CLOCK_TS, "PARTITION_TIME=ts_ms\n"},
+        {"PARTITION_TIME=Kafka", LAKE_CLOCK_KAFKA, "PARTITION_TIME=kafka\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *env[] = {"MINIO_SECRET_KEY=" SECRET, cases[i].assignment, NULL};
+        struct config cfg;
+        struct config_errors errs = {0};
+        assert_true(load(env, &cfg, &errs));
+        assert_int_equal(cfg.partition_time, cases[i].clock);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        config_describe(&cfg, f);
+        fclose(f);
+        assert_contains(text, cases[i].described);
+        free(text);
+        config_free(&cfg);
+    }
+}
+
 static void test_metadata_groups(void **state)
 {
     (void)state;
@@ -561,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_secret_from_file),
         cmocka_unit_test(test_secret_file_errors),
         cmocka_unit_test(test_describe_redacts_every_secret),
+        cmocka_unit_test(test_partition_time),
         cmocka_unit_test(test_metadata_groups),
         cmocka_unit_test(test_kafka_pass_through),
         cmocka_unit_test(test_kafka_pass_through_errors),
