@@ -96,7 +96,18 @@ CREATE TABLE "Accounts" (id bigint PRIMARY KEY, "Name" text, balance numeric(12,
 ALTER TABLE "Accounts" REPLICA IDENTITY DEFAULT;
 
 CREATE SCHEMA audit;
-CREATE TABLE audit.log (seq bigserial PRIMARY KEY, tbl text, op text, img json, old json, at timestamptz DEFAULT clock_timestamp());
+-- A change's WAL record is written between stmt_lsn, the WAL insert position
+-- when its statement began, and lsn, the position when its row trigger ran
+-- (AFTER ROW triggers run once the statement has changed every row); tx: its
+-- transaction.
+CREATE TABLE audit.log (seq bigserial PRIMARY KEY, tbl text, op text, img json, old json, at timestamptz DEFAULT clock_timestamp(),
+  stmt_lsn pg_lsn DEFAULT current_setting('audit.stmt_lsn')::pg_lsn, lsn pg_lsn DEFAULT pg_current_wal_insert_lsn(),
+  tx bigint DEFAULT txid_current());
+CREATE FUNCTION audit.statement_start() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('audit.stmt_lsn', pg_current_wal_insert_lsn()::text, true);
+  RETURN NULL;
+END $$;
 CREATE FUNCTION audit.capture() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN
@@ -114,6 +125,7 @@ DO $$ DECLARE t text; BEGIN
   FOREACH t IN ARRAY ARRAY['Wide Types Ä', 'order_lines', 'event_log', 'Accounts'] LOOP
     EXECUTE format('CREATE TRIGGER capture AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION audit.capture()', t);
     EXECUTE format('CREATE TRIGGER capture_truncate AFTER TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION audit.capture()', t);
+    EXECUTE format('CREATE TRIGGER statement_start BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION audit.statement_start()', t);
   END LOOP;
 END $$;
 `;
@@ -180,12 +192,20 @@ INSERT INTO "Accounts" VALUES (3, 99.9999, 'no name');
 DELETE FROM "Accounts" WHERE id = 1;
 `;
 
+// PostgreSQL's text of an LSN (hi/lo in hex) as a number.
+const lsnOf = (text) => {
+  const [hi, lo] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+};
+
 // The changes Debezium must deliver, from the audit log: per table, in
-// source order, { op, image (column -> PostgreSQL's text), at }.
+// source order, { op, image (column -> PostgreSQL's text), at, tx, and the
+// bounds of its WAL record: after <= record < lsn }.
 async function expectedChanges(db, snapshotSeq) {
-  const rows = await pg.sql('SELECT seq, tbl, op, img, old, at FROM audit.log ORDER BY seq', { db });
+  const rows = await pg.sql('SELECT seq, tbl, op, img, old, at, stmt_lsn, lsn, tx FROM audit.log ORDER BY seq', { db });
   const out = Object.fromEntries(Object.keys(TABLES).map((t) => [t, []]));
-  for (const [seq, tbl, op, img, old, at] of rows) {
+  let snapshotLsn = 0n;
+  for (const [seq, tbl, op, img, old, at, stmtLsn, lsnText, tx] of rows) {
     const spec = TABLES[tbl];
     const image = img === '\\N' ? null : JSON.parse(img);
     const before = old === '\\N' ? null : JSON.parse(old);
@@ -193,13 +213,17 @@ async function expectedChanges(db, snapshotSeq) {
     const keyOnly = (row) => Object.fromEntries(Object.keys(row).map((c) => [c, spec.key.includes(c) ? row[c] : null]));
     const deleted = (row) => (spec.full ? row : keyOnly(row));
     const list = out[tbl];
-    if (op === 'i') list.push({ op: snapshot ? 'r' : 'c', image, at, snapshot });
-    else if (op === 't') list.push({ op: 't', image: null, at });
-    else if (op === 'd') list.push({ op: 'd', image: deleted(before), at });
+    const lsn = lsnOf(lsnText);
+    const where = { at, tx, lsn, after: lsnOf(stmtLsn) };
+    if (snapshot) snapshotLsn = lsn;
+    if (op === 'i') list.push({ op: snapshot ? 'r' : 'c', image, snapshot, ...where });
+    else if (op === 't') list.push({ op: 't', image: null, ...where });
+    else if (op === 'd') list.push({ op: 'd', image: deleted(before), ...where });
     else if (spec.key.some((k) => image[k] !== before[k])) {
-      list.push({ op: 'd', image: deleted(before), at }, { op: 'c', image, at });
-    } else list.push({ op: 'u', image, at });
+      list.push({ op: 'd', image: deleted(before), ...where }, { op: 'c', image, ...where });
+    } else list.push({ op: 'u', image, ...where });
   }
+  out.snapshotLsn = snapshotLsn;
   return out;
 }
 
@@ -261,7 +285,7 @@ async function runMode(mode) {
   await connect.deleteConnector(name);
   const files = await readLake(mode);
   const mirrors = prefect ? await readMirrors(prefect, files, db) : null;
-  return { expected, files, mirrors };
+  return { expected, files, mirrors, db };
 }
 
 // Once a flow run per file has COMPLETED: each mirror table of the warehouse
@@ -285,22 +309,49 @@ async function readMirrors(prefect, files, db) {
   return out;
 }
 
-// Each mirror row equals one PostgreSQL row, value for value, and none is left over.
-function checkMirrors(mode, mirrors) {
+// Each row equals one PostgreSQL row, value for value, and none is left over.
+function sameRows(label, rows, source, spec, mode) {
   const problems = [];
-  for (const [table, spec] of Object.entries(TABLES)) {
-    const { mirror, source } = mirrors[table];
-    if (mirror.length !== source.length) problems.push(`mirror of ${table}: ${mirror.length} rows, PostgreSQL has ${source.length}`);
-    const left = [...mirror];
-    for (const row of source) {
-      const i = left.findIndex((m) => Object.entries(row).every(([c, text]) =>
-        sameValue(canonicalFromPg(spec.columns[c], text, mode.name), m[c] ?? null)));
-      if (i < 0) problems.push(`mirror of ${table}: no row equal to PostgreSQL's ${JSON.stringify(row)}`);
-      else left.splice(i, 1);
-    }
-    for (const m of left) problems.push(`mirror of ${table}: a row PostgreSQL does not have: ${JSON.stringify(m)}`);
+  if (rows.length !== source.length) problems.push(`${label}: ${rows.length} rows, PostgreSQL has ${source.length}`);
+  const left = [...rows];
+  for (const row of source) {
+    const i = left.findIndex((m) => Object.entries(row).every(([c, text]) =>
+      sameValue(canonicalFromPg(spec.columns[c], text, mode.name), m[c] ?? null)));
+    if (i < 0) problems.push(`${label}: no row equal to PostgreSQL's ${JSON.stringify(row)}`);
+    else left.splice(i, 1);
   }
+  for (const m of left) problems.push(`${label}: a row PostgreSQL does not have: ${JSON.stringify(m)}`);
   return problems;
+}
+
+function checkMirrors(mode, mirrors) {
+  return Object.entries(TABLES).flatMap(([table, spec]) =>
+    sameRows(`mirror of ${table}`, mirrors[table].mirror, mirrors[table].source, spec, mode));
+}
+
+// The README's query for the latest row of each key, run with DuckDB over the
+// lake's files of each table with a key: what is not deleted must be the table.
+const latestQuery = (paths) => `SELECT * FROM (
+  SELECT * FROM read_parquet([${paths.map((p) => `'${p.replaceAll("'", "''")}'`).join(', ')}], union_by_name = true)
+  QUALIFY row_number() OVER (PARTITION BY _kafka_key ORDER BY _cdc_lsn DESC, _kafka_offset DESC) = 1
+) WHERE _cdc_op <> 'd'`;
+
+async function checkLatest(mode, files, db) {
+  const problems = [];
+  const counts = {};
+  for (const [table, spec] of Object.entries(TABLES)) {
+    if (spec.key.length === 0) continue; // no key, no latest row of one
+    const lakeTable = table.replace(/[^A-Za-z0-9._-]/g, '_');
+    const paths = files.filter((f) => f.key.startsWith(`cdc_events/${lakeTable}/`)).map((f) => f.file);
+    const r = await run(venvPython(), [join(repoRoot, 'tests', 'harness', 'lake_values.py'), '--query', latestQuery(paths)],
+      { timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
+    const latest = JSON.parse(r.stdout).rows;
+    const source = (await pg.sql(`SELECT hstore_to_json(hstore(t)) FROM "${table}" t`, { db })).map(([j]) => JSON.parse(j));
+    problems.push(...sameRows(`latest rows of ${table}`, latest, source, spec, mode));
+    counts[table] = latest.length;
+  }
+  return { problems, counts };
 }
 
 // Kafka Connect's ERROR lines and the first line of each exception.
@@ -343,6 +394,36 @@ function hyparquetText(v) {
   if (typeof v === 'boolean') return String(v);
   if (typeof v === 'string') return v;
   return undefined; // dates, decimals, binary: not compared with hyparquet
+}
+
+// The source metadata of one change against what PostgreSQL logged for it:
+// its WAL position, its transaction, the snapshot marker, its table, its key.
+function checkSource(mode, table, spec, w, row, snapshotLsn, where) {
+  const problems = [];
+  const lsn = row._cdc_lsn === null ? null : BigInt(row._cdc_lsn);
+  if (w.op === 'r') {
+    // The snapshot reads the tables after their rows were written.
+    if (lsn === null || lsn < snapshotLsn) problems.push(`${where}: snapshot _cdc_lsn ${lsn}, before the snapshot's rows (${snapshotLsn})`);
+    if (!['true', 'first', 'first_in_data_collection', 'last_in_data_collection', 'last'].includes(row._cdc_snapshot)) {
+      problems.push(`${where}: _cdc_snapshot ${row._cdc_snapshot} for a snapshot row`);
+    }
+  } else {
+    if (lsn === null || lsn < w.after || lsn >= w.lsn) problems.push(`${where}: _cdc_lsn ${lsn}, the change's WAL record is at or after ${w.after}, before ${w.lsn}`);
+    if (row._cdc_tx_id !== String(w.tx)) problems.push(`${where}: _cdc_tx_id ${row._cdc_tx_id}, txid_current() was ${w.tx}`);
+    if (row._cdc_snapshot !== 'false') problems.push(`${where}: _cdc_snapshot ${row._cdc_snapshot} after the snapshot`);
+    const sequence = row._cdc_sequence === null ? null : JSON.parse(row._cdc_sequence);
+    if (!Array.isArray(sequence) || sequence[1] !== String(lsn)) problems.push(`${where}: _cdc_sequence ${row._cdc_sequence} does not end at _cdc_lsn ${lsn}`);
+  }
+  if (row._cdc_source !== `m_${mode.name}.public.${table}`) problems.push(`${where}: _cdc_source ${row._cdc_source}`);
+  if (w.op === 't' || spec.key.length === 0) {
+    if (row._kafka_key !== null) problems.push(`${where}: _kafka_key ${row._kafka_key} for a change without a key`);
+  } else {
+    const key = row._kafka_key === null ? null : JSON.parse(row._kafka_key);
+    const want = Object.fromEntries(spec.key.map((k) => [k, w.image[k]]));
+    const got = key && Object.fromEntries(Object.entries(key).map(([k, v]) => [k, String(v)]));
+    if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${where}: _kafka_key ${row._kafka_key}, the row's key is ${JSON.stringify(want)}`);
+  }
+  return problems;
 }
 
 function checkMode(mode, { expected, files }) {
@@ -392,6 +473,7 @@ function checkMode(mode, { expected, files }) {
         if (src < at - 1000n || src > at + 60000000n) problems.push(`${where}: _cdc_source_ts ${src} is not the change's commit (${at})`);
       } else if (w.op !== 'r' && mode.name !== 'unwrap') problems.push(`${where}: _cdc_source_ts is null`);
       if (got.row._cdc_ts === null && mode.name !== 'unwrap') problems.push(`${where}: _cdc_ts is null`);
+      if (mode.name !== 'unwrap') problems.push(...checkSource(mode, table, spec, w, got.row, expected.snapshotLsn, where));
       for (const [column, pgType] of Object.entries(spec.columns)) {
         const text = w.image === null ? null : (w.image[column] ?? null);
         if (w.image !== null && !(column in w.image) && !(column in got.row)) continue; // not a column then
@@ -415,10 +497,15 @@ function checkMode(mode, { expected, files }) {
 }
 
 for (const mode of MODES) {
-  test(`PostgreSQL through Debezium (${mode.name}): every change once, in order, each value as PostgreSQL holds it`, { timeout: 600000 }, async () => {
+  test(`PostgreSQL through Debezium (${mode.name}): every change once, in order, each value as PostgreSQL holds it`, { timeout: 600000 }, async (t) => {
     const result = await runMode(mode);
     const { problems, compared } = checkMode(mode, result);
     if (result.mirrors) problems.push(...checkMirrors(mode, result.mirrors));
+    if (mode.mirror) {
+      const latest = await checkLatest(mode, result.files, result.db);
+      problems.push(...latest.problems);
+      t.diagnostic(`latest row per key, as PostgreSQL holds it: ${JSON.stringify(latest.counts)}`);
+    }
     assert.ok(compared > 300, `only ${compared} values compared`);
     assert.deepEqual(problems, [], `${problems.length} differences:\n${problems.slice(0, 60).join('\n')}`);
   });

@@ -4,6 +4,7 @@ the source database holds without trusting either reader's own formatting.
 
     python lake_values.py FILE...   ->   [{"file", "types", "pyarrow", "duckdb"}]
     python lake_values.py --table DUCKDB_FILE TABLE   ->   {"types", "rows"}
+    python lake_values.py --query SQL   ->   {"types", "rows"} of a query's result
 
 types: {column: pyarrow's type}; pyarrow and duckdb: rows as {column: value}.
 A value is null, or a string:
@@ -152,8 +153,18 @@ def table(dbfile, name):
     json.dump({"types": types, "rows": rows}, sys.stdout)
 
 
+def query(sql):
+    """The canonical rows of a query run in an in-memory DuckDB."""
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    rows, types = duck_rows(db, f"({sql}) AS q", [])
+    json.dump({"types": types, "rows": rows}, sys.stdout)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--table"]:
         table(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["--query"]:
+        query(sys.argv[2])
     else:
         main(sys.argv[1:])
