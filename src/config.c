@@ -827,16 +827,6 @@ void config_free(struct config *cfg)
     cfg->kafka_prop_count = 0;
 }
 
-const char *config_codec_name(enum parquet_codec_choice codec)
-{
-    return codec_names[codec];
-}
-
-const char *config_payload_signing_name(enum payload_signing signing)
-{
-    return signing_names[signing];
-}
-
 static void describe_one(const struct config *cfg, const struct var_spec *spec, FILE *out)
 {
     const void *field = (const char *)cfg + spec->offset;

@@ -131,7 +131,4 @@ void config_describe(const struct config *cfg, FILE *out);
 /* Writes the --help table of every variable, its default and meaning. */
 void config_print_help(FILE *out);
 
-const char *config_codec_name(enum parquet_codec_choice codec);
-const char *config_payload_signing_name(enum payload_signing signing);
-
 #endif

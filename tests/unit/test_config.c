@@ -340,6 +340,17 @@ static void test_secret_file_errors(void **state)
     free(line);
 }
 
+/* config_describe()'s text, malloc'd. */
+static char *described(const struct config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_describe(cfg, f);
+    fclose(f);
+    return text;
+}
+
 static void test_describe_redacts_every_secret(void **state)
 {
     (void)state;
@@ -350,11 +361,7 @@ static void test_describe_redacts_every_secret(void **state)
     struct config cfg;
     struct config_errors errs = {0};
     assert_true(load(env, &cfg, &errs));
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    config_describe(&cfg, f);
-    fclose(f);
+    char *text = described(&cfg);
     assert_null(strstr(text, SECRET));
     assert_contains(text, "MINIO_SECRET_KEY=<redacted>\n");
     assert_contains(text, "PREFECT_API_KEY=<redacted>\n");
@@ -367,7 +374,7 @@ static void test_describe_redacts_every_secret(void **state)
     config_free(&cfg);
 }
 
-/* CDC_METADATA: none, every group, and how config_describe() writes them. */
+/* PARTITION_TIME: each clock, in any case, and how config_describe() writes it. */
 static void test_partition_time(void **state)
 {
     (void)state;
@@ -387,17 +394,14 @@ static void test_partition_time(void **state)
         struct config_errors errs = {0};
         assert_true(load(env, &cfg, &errs));
         assert_int_equal(cfg.partition_time, cases[i].clock);
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        config_describe(&cfg, f);
-        fclose(f);
+        char *text = described(&cfg);
         assert_contains(text, cases[i].described);
         free(text);
         config_free(&cfg);
     }
 }
 
+/* CDC_METADATA: none, every group, and how config_describe() writes them. */
 static void test_metadata_groups(void **state)
 {
     (void)state;
@@ -418,11 +422,7 @@ static void test_metadata_groups(void **state)
         struct config_errors errs = {0};
         assert_true(load(env, &cfg, &errs));
         assert_int_equal(cfg.cdc_metadata, cases[i].groups);
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        config_describe(&cfg, f);
-        fclose(f);
+        char *text = described(&cfg);
         assert_contains(text, cases[i].described);
         free(text);
         config_free(&cfg);
@@ -571,7 +571,7 @@ static void test_help_lists_every_variable(void **state)
         "WRITE_INTERVAL_SECONDS",  "MAX_BATCH_SIZE",       "MAX_BATCH_BYTES",
         "PREFECT_API_URL",         "PREFECT_API_KEY",      "PREFECT_FLOW_NAME",
         "PREFECT_DEPLOYMENT_NAME", "LOG_LEVEL",            "LOG_FORMAT",
-        "CDC_METADATA",            "KAFKA_<PROPERTY>",
+        "CDC_METADATA",            "PARTITION_TIME",       "KAFKA_<PROPERTY>",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_contains(text, names[i]);
