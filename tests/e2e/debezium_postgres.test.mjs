@@ -71,7 +71,20 @@ const TABLES = {
   event_log: { key: [], full: true, columns: { at: 'timestamptz', level: 'text', msg: 'text' } },
   Accounts: { key: ['id'], full: false, columns: { id: 'int8', Name: 'text', balance: 'numeric(14,4)', note: 'text' } },
 };
-const topicOf = (mode, table) => `cdc.${mode.name}.public.${table.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+// A table's name in the lake and in its topic (Debezium replaces what a topic cannot hold).
+const lakeTableOf = (table) => table.replace(/[^A-Za-z0-9._-]/g, '_');
+const topicOf = (mode, table) => `cdc.${mode.name}.public.${lakeTableOf(table)}`;
+
+// tests/harness/lake_values.py with args: its JSON output.
+async function lakeValues(args, timeoutMs = 120000) {
+  const r = await run(venvPython(), [join(repoRoot, 'tests', 'harness', 'lake_values.py'), ...args], { timeoutMs });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+// A PostgreSQL table's rows as { column: PostgreSQL's text }.
+const pgRows = async (db, table) =>
+  (await pg.sql(`SELECT hstore_to_json(hstore(t)) FROM "${table}" t`, { db })).map(([j]) => JSON.parse(j));
 
 const SCHEMA = `
 CREATE EXTENSION citext;
@@ -238,10 +251,7 @@ const messagesOf = (mode, changes) => changes.length + (mode.name === 'unwrap' ?
 async function readLake(mode) {
   const dir = mkdtempSync(join(work, `${mode.name}-`));
   const objects = await fetchObjects(s3, 'cdc_events/', dir, bucketOf(mode));
-  const r = await run(venvPython(), [join(repoRoot, 'tests', 'harness', 'lake_values.py'), ...objects.map((o) => o.path)],
-    { timeoutMs: 300000 });
-  assert.equal(r.code, 0, r.stderr);
-  const files = JSON.parse(r.stdout);
+  const files = await lakeValues(objects.map((o) => o.path), 300000);
   for (const f of files) {
     const buffer = readFileSync(f.file);
     const ab = buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength);
@@ -298,12 +308,8 @@ async function readMirrors(prefect, files, db) {
   for (const r of runs) assert.equal(r.state_type, 'COMPLETED', `${r.name}: ${JSON.stringify(r.state)}\n${prefect.log().slice(-6000)}`);
   const out = {};
   for (const table of Object.keys(TABLES)) {
-    const lakeTable = table.replace(/[^A-Za-z0-9._-]/g, '_');
-    const r = await run(venvPython(), [join(repoRoot, 'tests', 'harness', 'lake_values.py'), '--table', prefect.warehouse,
-      `mirror_${lakeTable.replace(/[^0-9A-Za-z_]/g, '_')}`], { timeoutMs: 120000 });
-    assert.equal(r.code, 0, r.stderr);
-    const source = await pg.sql(`SELECT hstore_to_json(hstore(t)) FROM "${table}" t`, { db });
-    out[table] = { mirror: JSON.parse(r.stdout).rows, source: source.map(([j]) => JSON.parse(j)) };
+    const mirror = await lakeValues(['--table', prefect.warehouse, `mirror_${lakeTableOf(table).replace(/[^0-9A-Za-z_]/g, '_')}`]);
+    out[table] = { mirror: mirror.rows, source: await pgRows(db, table) };
   }
   await prefect.stop();
   return out;
@@ -341,14 +347,9 @@ async function checkLatest(mode, files, db) {
   const counts = {};
   for (const [table, spec] of Object.entries(TABLES)) {
     if (spec.key.length === 0) continue; // no key, no latest row of one
-    const lakeTable = table.replace(/[^A-Za-z0-9._-]/g, '_');
-    const paths = files.filter((f) => f.key.startsWith(`cdc_events/${lakeTable}/`)).map((f) => f.file);
-    const r = await run(venvPython(), [join(repoRoot, 'tests', 'harness', 'lake_values.py'), '--query', latestQuery(paths)],
-      { timeoutMs: 120000 });
-    assert.equal(r.code, 0, r.stderr);
-    const latest = JSON.parse(r.stdout).rows;
-    const source = (await pg.sql(`SELECT hstore_to_json(hstore(t)) FROM "${table}" t`, { db })).map(([j]) => JSON.parse(j));
-    problems.push(...sameRows(`latest rows of ${table}`, latest, source, spec, mode));
+    const paths = files.filter((f) => f.key.startsWith(`cdc_events/${lakeTableOf(table)}/`)).map((f) => f.file);
+    const latest = (await lakeValues(['--query', latestQuery(paths)])).rows;
+    problems.push(...sameRows(`latest rows of ${table}`, latest, await pgRows(db, table), spec, mode));
     counts[table] = latest.length;
   }
   return { problems, counts };

@@ -448,10 +448,11 @@ test('PARTITION_TIME: files by the source or envelope clock, one day each, the s
   });
   const delivered = await produce(kafka.bootstrap, msgs);
   assert.equal(delivered.length, plan.length);
-  const sourceDay = (i) => {
+  // Where PARTITION_TIME=source.ts_ms must place message i: its source time, else its Kafka timestamp.
+  const placedAt = (i) => {
     const p = plan[i];
-    if (p === null || p === 'refused') return dayOf(kafkaTs + i);
-    return dayOf(typeof p === 'object' ? p.flat : p);
+    if (p === null || p === 'refused') return kafkaTs + i;
+    return typeof p === 'object' ? p.flat : p;
   };
 
   async function writeAll(group, bucket, clock) {
@@ -490,12 +491,10 @@ test('PARTITION_TIME: files by the source or envelope clock, one day each, the s
   assert.deepEqual(first.files.flatMap((f) => f.offsets), rowsOffsets, 'every row once, in order');
   for (const f of first.files) {
     const k = keyParts(f.key);
-    const days = new Set(f.offsets.map(sourceDay));
+    const days = new Set(f.offsets.map((o) => dayOf(placedAt(o))));
     assert.deepEqual([...days], [k.day], `${f.key}: every change of the file is of the key's day`);
     assert.equal(k.first, f.offsets[0], `${f.key}: named by its first offset`);
-    const p = plan[f.offsets[0]];
-    const firstTime = p === null ? kafkaTs + f.offsets[0] : typeof p === 'object' ? p.flat : p;
-    assert.equal(k.stamp, stampOf(firstTime), `${f.key}: stamped with the first change's time`);
+    assert.equal(k.stamp, stampOf(placedAt(f.offsets[0])), `${f.key}: stamped with the first change's time`);
   }
   // Five days in source order (30, 01, the fallbacks' 03, 01 flattened, 30 again): the tombstone at 10 cuts nothing.
   assert.deepEqual(first.files.map((f) => keyParts(f.key).day),
