@@ -11,7 +11,7 @@
 //     consuming and the last uploads, with the share of the machine's cores busy in
 //     each (measured from /proc/stat). The mock keeps only 5 MiB per partition:
 //     MESSAGES x ~1 KB must fit in PARTITIONS x 5 MiB.
-import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,6 +65,22 @@ function procStats(pid) {
   const cpu = (Number(stat[11]) + Number(stat[12])) / ticks;
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { cpu, peakRss: Number(hwm[1]) * 1024 };
+}
+
+// CPU seconds of each kind of thread of a live process, from /proc/<pid>/task:
+// the consumer thread is the process's first (its tid is the pid); the others
+// are grouped by name (rdk:* librdkafka's, cdcw-upload the upload workers).
+function threadCpu(pid) {
+  const split = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let text;
+    try { text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; } // ended meanwhile
+    const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+    const stat = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const kind = tid === String(pid) ? 'consumer' : comm.startsWith('rdk:') ? 'librdkafka' : comm.startsWith('cdcw-') ? comm : 'other';
+    split.set(kind, (split.get(kind) ?? 0) + (Number(stat[11]) + Number(stat[12])) / 100);
+  }
+  return split;
 }
 
 try {
@@ -122,6 +138,7 @@ try {
     const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
     marks.push({ t: process.hrtime.bigint(), cpu: machineCpu() });
     stats = procStats(writer.pid);
+    const threads = threadCpu(writer.pid);
     const servicesCpu = [procStats(kafka.pid).cpu - servicesBefore[0], procStats(s3.pid).cpu - servicesBefore[1]];
     const committed = await committedOffsets(kafka.bootstrap, group, topic, partitions);
     const inKafka = committed.reduce((total, c) => total + Math.max(c.offset, 0), 0);
@@ -137,6 +154,7 @@ try {
       console.log(`(b) phases                      joining ${phase(0)}, consuming ${phase(1)}, last uploads and commits ${phase(2)}`);
     }
     console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
+    console.log(`cdc-writer CPU by thread        ${[...threads].map(([kind, secs]) => `${kind} ${(secs / (n / 1e6)).toFixed(1)}`).join(', ')} s per million messages (plain consumer, whole process: ${(plainCpu / (n / 1e6)).toFixed(1)})`);
     console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
     console.log(`files written                   ${files} (${Math.round(n / files)} rows each on average${servicesCpu[1] > 0 ? `; s3rver ${(servicesCpu[1] * 1000 / files).toFixed(1)} ms CPU per PUT` : ''})`);
     const budget = sizeBytes(env.MAX_BUFFER_BYTES ?? '256MiB') / 1048576;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "thread_name.h"
 #include "xalloc.h"
 
 /* Fewer queued messages than this counts as nearly empty. */
@@ -43,6 +44,7 @@ static int lagging(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list)
 static void *run(void *arg)
 {
     struct fetch_nudge *n = arg;
+    thread_name_set("cdcw-nudge");
     int idle = 0; /* checks in a row that found nothing to fetch */
     while (!atomic_load(&n->stop)) {
         /* Caught up: look ten times less often, so an idle consumer costs nothing. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "thread_name.h"
 #include "xalloc.h"
 
 struct health {
@@ -94,6 +95,7 @@ void health_store_result(struct health *h, bool ok, const char *error)
 static void *probe_loop(void *arg)
 {
     struct health *h = arg;
+    thread_name_set("cdcw-probe");
     char err[1024];
     struct object_store *store = object_store_new(&h->probe_cfg, err, sizeof err);
     pthread_mutex_lock(&h->lock);

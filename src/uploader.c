@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "thread_name.h"
 #include "xalloc.h"
 
 struct worker {
@@ -101,6 +102,7 @@ static void *work(void *arg)
 {
     struct worker *w = arg;
     struct uploader *u = w->u;
+    thread_name_set("cdcw-upload");
     for (;;) {
         pthread_mutex_lock(&u->lock);
         while (u->todo_head == NULL && !u->stopping)
