@@ -16,7 +16,9 @@
  *       prints each message as a JSON line (topic, partition, offset, key,
  *       value or null, timestamp) until COUNT messages or TIMEOUT_MS pass;
  *       exit 0 when COUNT were read, 3 on time-out. --quiet prints only
- *       {"count":N,"first_message_ms":M}, M counted from the subscription.
+ *       {"count":N,"first_message_ms":M,"cpu_s":C,"max_rss_kib":R}, M counted
+ *       from the subscription, C and R the process's CPU seconds (user and
+ *       system) and peak resident memory once it has left the group.
  *
  *   kafka_tool committed BOOTSTRAP GROUP TOPIC PARTITIONS
  *       prints {"partition":N,"offset":O} per partition (-1001: none).
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cJSON.h>
@@ -288,10 +291,16 @@ static int consume(const char *bootstrap, const char *group, const char *pattern
     }
     if (commit && got > 0)
         rd_kafka_commit(rk, NULL, 0);
-    if (quiet)
-        printf("{\"count\":%ld,\"first_message_ms\":%lld}\n", got, first);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+    if (quiet) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        printf("{\"count\":%ld,\"first_message_ms\":%lld,\"cpu_s\":%.3f,\"max_rss_kib\":%ld}\n", got,
+               first, cpu, ru.ru_maxrss);
+    }
     return got >= count ? 0 : 3;
 }
 

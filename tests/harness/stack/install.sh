@@ -3,7 +3,7 @@
 # demo run as plain processes on 127.0.0.1, each pinned by version, all in one
 # cache folder: $CDCW_STACK_CACHE, by default ~/.cache/cdc-writer-stack.
 #
-#   tests/harness/stack/install.sh [kafka|minio|prefect|debezium]...   (none: all four)
+#   tests/harness/stack/install.sh [kafka|minio|prefect|debezium|peers]...   (none: the first four)
 #
 # - kafka:    Apache Kafka's broker jars from Maven Central (kafka-runtime.pom.xml)
 # - minio:    MinIO built from its Go module (a test process only, never linked or shipped)
@@ -12,6 +12,10 @@
 # - debezium: Kafka Connect's jars (connect-runtime.pom.xml) and Debezium's
 #             PostgreSQL connector as a plugin directory (debezium-postgres.pom.xml),
 #             from Maven Central; PostgreSQL 15's server from Debian's packages
+# - peers:    only when named (bench/peers/peers_bench.mjs asks for it, CI does not):
+#             a Python virtual environment with the original Python system's packages
+#             (bench/peers/requirements.txt, every package pinned), named by a hash
+#             of that file, so a changed list gets a new environment
 # A component that is there already is not fetched again; each one is marked
 # done only once complete. A failure names the component and the command to retry.
 set -euo pipefail
@@ -105,10 +109,26 @@ debezium() {
         "Debezium's PostgreSQL connector $DEBEZIUM_VERSION" -DexcludeArtifactIds=connect-api,kafka-clients,slf4j-api
 }
 
+peers() {
+    local requirements="$here/../../../bench/peers/requirements.txt"
+    [ -f "$requirements" ] || fail peers "bench/peers/requirements.txt is missing"
+    local venv="$cache/venv-peers-$(sha256sum "$requirements" | cut -c1-12)"
+    [ -f "$venv/.done" ] && return 0
+    command -v python3 >/dev/null || apt_install python3 || fail peers "no python3"
+    python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv || fail peers "no python3-venv"
+    echo "stack: installing the original system's packages (confluent-kafka, pandas, pyarrow, minio) from PyPI into $venv (once)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || fail peers "python3 -m venv failed"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-input -r "$requirements" ||
+        fail peers "pip install -r bench/peers/requirements.txt failed"
+    touch "$venv/.done"
+}
+
+# peers is not in the default set: only the peer benchmark needs it.
 [ "$#" -gt 0 ] || set -- kafka minio prefect debezium
 for component in "$@"; do
     case "$component" in
-    kafka | minio | prefect | debezium) "$component" ;;
-    *) echo "stack: unknown component '$component' (kafka, minio, prefect or debezium)" >&2; exit 2 ;;
+    kafka | minio | prefect | debezium | peers) "$component" ;;
+    *) echo "stack: unknown component '$component' (kafka, minio, prefect, debezium or peers)" >&2; exit 2 ;;
     esac
 done
