@@ -123,6 +123,8 @@ static const struct var_spec specs[] = {
      (double)(5LL << 30), "size of each part of a multipart upload (at least 5 MiB)"},
     {"MINIO_UPLOAD_CONCURRENCY", "4", KIND_INT, FIELD(minio_upload_concurrency), false, false, 1, 64,
      "files uploaded at the same time, each over its own connection"},
+    {"DECODE_WORKERS", "2", KIND_INT, FIELD(decode_workers), false, false, 0, 64,
+     "threads that decode messages into column buffers, each partition on one (0: the consumer thread)"},
     {"WRITE_INTERVAL_SECONDS", "20", KIND_INT, FIELD(write_interval_s), false, false, 1, 86400,
      "seconds between flushes of a topic's buffers"},
     {"MAX_BATCH_SIZE", "100000", KIND_COUNT, FIELD(max_batch_size), false, false, 1, 1e9,

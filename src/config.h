@@ -78,6 +78,7 @@ struct config {
     int64_t minio_multipart_threshold;
     int64_t minio_part_size;
     int minio_upload_concurrency;
+    int decode_workers; /* DECODE_WORKERS: 0 decodes on the consumer thread */
 
     /* Batching */
     int write_interval_s;

@@ -74,6 +74,7 @@ struct part *registry_add(struct registry *r, const char *topic, int32_t partiti
     pt->next_offset = -1;
     pt->committed = -1;
     pt->first_offset = -1;
+    pt->lane = -1;
     ledger_attach(r->ledger, &pt->slot);
     snprintf(pt->partition_text, sizeof pt->partition_text, "%d", (int)partition);
     const char *labels[] = {pt->topic, pt->partition_text};
@@ -103,6 +104,8 @@ void registry_remove(struct registry *r, struct part *pt)
     }
     if (r->last == pt)
         r->last = NULL;
+    assert(pt->nheld == 0); /* settled before it goes */
+    free(pt->held);
     dbz_decoder_free(pt->decoder);
     row_batch_free(pt->rows);
     error_batch_free(pt->errors);
@@ -197,6 +200,35 @@ void part_flush(struct registry *r, struct part *pt, const char *reason, double 
 {
     if (!ledger_busy(&pt->slot))
         part_cut(r, pt, reason, now);
+}
+
+void part_cut_later(struct registry *r, struct part *pt, const char *reason, double now)
+{
+    if (!part_has_rows(pt) && pt->commit_next < 0)
+        return; /* nothing taken since the last cut */
+    if (pt->nheld == pt->held_cap) {
+        pt->held_cap = pt->held_cap ? pt->held_cap * 2 : 4;
+        pt->held = xrealloc(pt->held, pt->held_cap * sizeof *pt->held);
+    }
+    pt->held[pt->nheld++] = part_take(r, pt, reason, now);
+}
+
+void part_flush_later(struct registry *r, struct part *pt, const char *reason, double now)
+{
+    if (!ledger_busy(&pt->slot) && pt->nheld == 0)
+        part_cut_later(r, pt, reason, now);
+}
+
+void part_settle(struct registry *r, struct part *pt)
+{
+    for (size_t i = 0; i < pt->nheld; i++)
+        ledger_cut(r->ledger, &pt->slot, pt->held[i]);
+    pt->nheld = 0;
+    metric_add(pt->m_consumed, (double)pt->consumed);
+    metric_add(pt->m_consumed_bytes, (double)pt->consumed_bytes);
+    pt->consumed = pt->consumed_bytes = 0;
+    pt->touched = false;
+    part_charge(r, pt);
 }
 
 void part_clear(struct registry *r, struct part *pt)

@@ -12,7 +12,13 @@
  * - A partition waiting to be read again after a key conflict (restart_at)
  *   buffers nothing and has no sealed flush (invariant P2 below); the
  *   registry counts them, so the loop's check costs nothing without one.
- * - Threads: the consumer thread only.
+ * - Threads: the consumer thread, and the partition's decode lane (intake.c)
+ *   while a burst of messages is being taken. During a burst the lane alone
+ *   touches the partition's place in the stream and its buffers, and nothing
+ *   changes the ledger, so the lane may read its slot (ledger_busy()); its
+ *   cuts are held (part_cut_later()) until part_settle() hands them to the
+ *   ledger on the consumer thread, once the lanes are idle. Every other
+ *   function here is the consumer thread's, on a settled partition.
  *
  * P1. A partition's messages are taken in increasing offsets: one delivered
  *     again below next_offset (which only this instance's seeks lower) is
@@ -58,6 +64,12 @@ struct part {
     int64_t restart_at;  /* after a key conflict: read again from here (-1: none; P2) */
     int64_t next_offset; /* the lowest offset the next message may have (-1: any; P1) */
     int64_t committed, first_offset; /* -1: none yet */
+    /* Of a burst (see Threads above): */
+    int lane;              /* the decode lane that takes its messages (-1: none yet) */
+    bool touched;          /* taken a message since the last part_settle() */
+    struct flush **held;   /* cuts taken, for the ledger, in order */
+    size_t nheld, held_cap;
+    uint64_t consumed, consumed_bytes; /* not yet added to m_consumed, m_consumed_bytes */
     char partition_text[16];
     struct metric *m_consumed, *m_consumed_bytes, *m_committed, *m_lag;
 };
@@ -97,6 +109,14 @@ void part_cut(struct registry *r, struct part *pt, const char *reason, double no
 /* A flush that can wait (the interval, a size limit, memory, shutdown): a
  * busy partition is left for a later one. */
 void part_flush(struct registry *r, struct part *pt, const char *reason, double now);
+/* On the partition's lane during a burst: part_cut() and part_flush(), but
+ * the flush is held for part_settle(); a size flush is taken only when the
+ * slot is idle and holds no cut, as part_flush() would decide. */
+void part_cut_later(struct registry *r, struct part *pt, const char *reason, double now);
+void part_flush_later(struct registry *r, struct part *pt, const char *reason, double now);
+/* On the consumer thread, the lanes idle: hands the held cuts to the ledger
+ * in order, charges the buffers (part_charge()) and adds up the counters. */
+void part_settle(struct registry *r, struct part *pt);
 /* Drops the buffers and what the ledger holds for them unsubmitted. */
 void part_clear(struct registry *r, struct part *pt);
 

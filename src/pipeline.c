@@ -8,11 +8,18 @@
  * Threads, what each owns, and how they talk:
  * - The consumer thread (this loop, main()'s thread) owns the partitions,
  *   the ledger and every flush not with a worker, and is the only one to
- *   call librdkafka's consumer: rebalance, error and commit callbacks run
+ *   poll librdkafka's consumer: rebalance, error and commit callbacks run
  *   inside rd_kafka_consumer_poll() and the commit calls made from it. It
  *   never waits for an upload while consuming: a cut of a busy partition is
  *   sealed (ledger.h), and a revocation waits for its partitions' uploads
  *   side by side, at most half of max.poll.interval.ms.
+ * - Decode lanes (intake.c, DECODE_WORKERS threads): each turn of the loop
+ *   is a burst of messages, which the consumer thread hands to the lanes,
+ *   each partition to its own lane; while a lane holds a partition's
+ *   messages it alone touches that partition's buffers and place, and the
+ *   ledger changes on no thread. intake_settle() ends the burst: it waits for
+ *   the lanes, and the turn goes on with every partition this thread's again
+ *   (the rebalance callback settles first too).
  * - Upload workers (uploader.c, MINIO_UPLOAD_CONCURRENCY threads, each with
  *   its own object store client) own a flush's job from uploader_submit()
  *   until it is back in uploader_take(); they talk to this thread only
@@ -191,6 +198,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct pipeline *p = opaque;
     p->kafka_reached = true;
+    intake_settle(p->intake); /* the partitions are this thread's again */
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < list->cnt; i++) {
             log_info(p->log, "assigned %s [%d]", list->elems[i].topic, list->elems[i].partition);
@@ -457,12 +465,11 @@ static bool setup(struct pipeline *p)
     commit_round_set_registry(p->round, p->parts);
     struct object_store_config probe = oc;
     intake_probe_config(&probe);
-    struct object_store *probe_store = object_store_new(&probe, err, sizeof err);
-    if (probe_store == NULL) {
+    p->intake = intake_new(p->cfg, p->log, p->rk, p->parts, &probe, &p->m, err, sizeof err);
+    if (p->intake == NULL) {
         log_error(p->log, "object store: %s", err);
         return false;
     }
-    p->intake = intake_new(p->cfg, p->log, p->rk, p->parts, probe_store, &p->m);
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, p->cfg->kafka_topic_pattern, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, subs);
@@ -599,6 +606,9 @@ static int report_unfinished(struct pipeline *p)
     return unstored + uncommitted > 0 ? 1 : 0;
 }
 
+enum { BURST_MESSAGES = 8192 };
+static const double BURST_S = 0.01;
+
 int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics *metrics,
                  struct health *health, volatile sig_atomic_t *stop)
 {
@@ -610,20 +620,29 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
     p.next_flush = now_s() + cfg->write_interval_s;
     double next_beat = 0;
     while (!*stop && !fatal(&p)) {
+        /* A burst: what the first poll waits for and what is there at once
+         * after it, at most BURST_MESSAGES or BURST_S, goes to the decode
+         * lanes; intake_settle() waits for them before the rest of the turn. */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p.rk, p.paused ? 100 : cfg->kafka_poll_timeout_ms);
-        double now = now_s(); /* one clock read per turn: a turn is often one message */
+        double burst_end = now_s() + BURST_S;
+        for (size_t n = 1; m != NULL; n++) {
+            if (m->err) {
+                handle_event(&p, m);
+                rd_kafka_message_destroy(m);
+            } else {
+                intake_message(p.intake, m); /* its own from here on */
+            }
+            if (n >= BURST_MESSAGES || (n % 64 == 0 && now_s() >= burst_end) || *stop || p.fatal)
+                break;
+            m = rd_kafka_consumer_poll(p.rk, 0);
+        }
+        intake_settle(p.intake);
+        double now = now_s();
         if (now >= next_beat) {
             health_beat(health);
             next_beat = now + 0.1;
         }
         sample_gauges(&p, now);
-        if (m != NULL) {
-            if (m->err)
-                handle_event(&p, m);
-            else
-                intake_message(p.intake, m);
-            rd_kafka_message_destroy(m);
-        }
         commit_round_run(p.round, 0);
         intake_restart_due(p.intake);
         ledger_retry_due(p.ledger, now, false);

@@ -71,6 +71,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.minio_payload_signing, PAYLOAD_SIGNING_AUTO);
     assert_false(cfg.minio_create_bucket);
     assert_int_equal(cfg.minio_timeout_s, 30);
+    assert_int_equal(cfg.decode_workers, 2);
     assert_int_equal(cfg.write_interval_s, 20);
     assert_int_equal(cfg.max_batch_size, 100000);
     assert_int_equal(cfg.max_batch_bytes, 64 << 20);
@@ -111,6 +112,7 @@ static void test_valid_values(void **state)
         "MINIO_PAYLOAD_SIGNING=Unsigned",
         "MINIO_CREATE_BUCKET=1",
         "MINIO_TIMEOUT_SECONDS=5",
+        "DECODE_WORKERS=0",
         "WRITE_INTERVAL_SECONDS=3",
         "MAX_BATCH_SIZE=500",
         "MAX_BATCH_BYTES=2MiB",
@@ -151,6 +153,7 @@ static void test_valid_values(void **state)
     assert_int_equal(cfg.minio_payload_signing, PAYLOAD_SIGNING_UNSIGNED);
     assert_true(cfg.minio_create_bucket);
     assert_int_equal(cfg.minio_timeout_s, 5);
+    assert_int_equal(cfg.decode_workers, 0);
     assert_int_equal(cfg.write_interval_s, 3);
     assert_int_equal(cfg.max_batch_size, 500);
     assert_int_equal(cfg.max_batch_bytes, 2 << 20);
@@ -225,6 +228,7 @@ static void test_each_invalid_value_names_variable_and_expectation(void **state)
         {"MINIO_CREATE_BUCKET=y", "MINIO_CREATE_BUCKET='y': expected true or false"},
         {"MINIO_TIMEOUT_SECONDS=0", "MINIO_TIMEOUT_SECONDS='0': expected a whole number from 1 "
                                     "to 3600"},
+        {"DECODE_WORKERS=65", "DECODE_WORKERS='65': expected a whole number from 0 to 64"},
         {"WRITE_INTERVAL_SECONDS=abc", "WRITE_INTERVAL_SECONDS='abc': expected a whole number "
                                        "from 1 to 86400"},
         {"WRITE_INTERVAL_SECONDS=-5", "WRITE_INTERVAL_SECONDS='-5': expected a whole number"},
