@@ -9,8 +9,14 @@
 //     messages of both, cdc-writer's peak RSS and files written, and what the mock and
 //     s3rver spent meanwhile, and how each run's time splits into joining the group,
 //     consuming and the last uploads, with the share of the machine's cores busy in
-//     each (measured from /proc/stat). The mock keeps only 5 MiB per partition:
-//     MESSAGES x ~1 KB must fit in PARTITIONS x 5 MiB.
+//     each (measured from /proc/stat), and cdc-writer's CPU by thread (from
+//     /proc/<pid>/task) against the plain consumer's polling thread. The mock keeps
+//     only 5 MiB per partition: MESSAGES x ~1 KB must fit in PARTITIONS x 5 MiB.
+//     BENCH_KAFKA=real runs both on Apache Kafka (one KRaft node, the test stack's)
+//     instead, which has no such limit and costs far less CPU per fetch.
+// BENCH_INTERVAL (comma-separated WRITE_INTERVAL_SECONDS) and BENCH_WORKERS
+// (comma-separated DECODE_WORKERS) give one (b) run per pair, side by side;
+// BENCH_WRITER_ENV (JSON of more variables) applies to each.
 import { readFileSync, readdirSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import {
   startKafka, startS3, startWriter, writerEnv, stopAll, produce, run, committedOffsets, waitFor, binaries, freePort,
 } from '../tests/harness/services.mjs';
+import { startRealKafka } from '../tests/harness/real_services.mjs';
 import { parsePrometheusText, sum } from '../tests/harness/prom_text.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,14 +84,15 @@ function threadCpu(pid) {
     try { text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; } // ended meanwhile
     const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
     const stat = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    const kind = tid === String(pid) ? 'consumer' : comm.startsWith('rdk:') ? 'librdkafka' : comm.startsWith('cdcw-') ? comm : 'other';
+    const kind = tid === String(pid) ? 'consumer' : comm.startsWith('rdk:') ? 'librdkafka' : comm.startsWith('cdcw-') ? comm : `other (${comm})`;
     split.set(kind, (split.get(kind) ?? 0) + (Number(stat[11]) + Number(stat[12])) / 100);
   }
   return split;
 }
 
 try {
-  const kafka = await startKafka({ topics: [`${topic}:${partitions}`] });
+  const real = process.env.BENCH_KAFKA === 'real';
+  const kafka = real ? await startRealKafka({ topics: [`${topic}:${partitions}`] }) : await startKafka({ topics: [`${topic}:${partitions}`] });
   // On tmpfs when there is one, so that disk write-back does not add noise.
   const s3 = await startS3({ dir: existsSync('/dev/shm') ? mkdtempSync('/dev/shm/cdcw-bench-s3-') : null });
   for (let start = 0; start < n; start += 50000) {
@@ -102,7 +110,9 @@ try {
   const plainSecs = Number(process.hrtime.bigint() - t0) / 1e9;
   const plainBusy = busyShare(cpu0, machineCpu());
   if (plain.code !== 0) throw new Error(`plain consumer: ${plain.stderr}`);
-  const plainJoin = JSON.parse(plain.stdout.split('\n').find((l) => l.startsWith('{'))).first_message_ms / 1000;
+  const plainOut = JSON.parse(plain.stdout.split('\n').find((l) => l.startsWith('{')));
+  const plainJoin = plainOut.first_message_ms / 1000;
+  const plainPollCpu = plainOut.poll_cpu_s; // its polling thread's alone
   const childTimes = plain.stdout.trim().split('\n').at(-1).split(/\s+/)
     .map((t) => { const [, m, sec] = /(\d+)m([\d.]+)s/.exec(t); return Number(m) * 60 + Number(sec); });
   const plainCpu = childTimes[0] + childTimes[1];
@@ -111,10 +121,13 @@ try {
   console.log(`(a) plain librdkafka consumer  ${Math.round(a).toLocaleString('en-US')} msgs/s (${plainSecs.toFixed(1)} s, group join included; ${(plainCpu / (n / 1e6)).toFixed(1)} CPU s per million messages)`);
   console.log(`(a) phases                      joining ${plainJoin.toFixed(1)} s, consuming and leaving ${(plainSecs - plainJoin).toFixed(1)} s (cores ${Math.round(100 * plainBusy)}% busy over both)`);
   // One (b) run per interval in BENCH_INTERVAL (comma-separated), each in its own group.
-  for (const interval of (process.env.BENCH_INTERVAL ?? '1,2').split(',')) {
-    const group = `bench-${interval}`;
+  // And one per DECODE_WORKERS value in BENCH_WORKERS (comma-separated; unset: the default).
+  const runs = (process.env.BENCH_INTERVAL ?? '1,2').split(',')
+    .flatMap((interval) => (process.env.BENCH_WORKERS ?? '').split(',').map((workers) => ({ interval, workers })));
+  for (const { interval, workers } of runs) {
+    const group = `bench-${interval}-${workers}`;
     const port = await freePort();
-    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, HTTP_PORT: String(port), ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
+    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, HTTP_PORT: String(port), ...(workers ? { DECODE_WORKERS: workers } : {}), ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
     const servicesBefore = [procStats(kafka.pid).cpu, procStats(s3.pid).cpu];
     const t1 = process.hrtime.bigint();
     const writer = startWriter(env);
@@ -127,6 +140,9 @@ try {
     // Kafka client per check would cost the same cores more), then checked
     // against the group's offsets in Kafka.
     await waitFor(async () => {
+      if (writer.child.exitCode !== null || writer.child.signalCode !== null) {
+        throw new Error(`cdc-writer exited (${writer.child.exitCode ?? writer.child.signalCode}); its log ends:\n${writer.log().slice(-3000)}`);
+      }
       stats = procStats(writer.pid);
       metrics = parsePrometheusText(await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => ''));
       const consumed = sum(metrics, 'cdcw_messages_consumed_total');
@@ -145,17 +161,19 @@ try {
     if (inKafka !== n) throw new Error(`the group's committed offsets add up to ${inKafka}, not ${n}`);
     const files = sum(metrics, 'cdcw_files_written_total');
     await writer.stop();
-    if (process.env.BENCH_LOG) writeFileSync(`${process.env.BENCH_LOG}.${interval}`, writer.log());
+    if (process.env.BENCH_LOG) writeFileSync(`${process.env.BENCH_LOG}.${interval}${workers ? `.${workers}` : ''}`, writer.log());
     const b = n / writerSecs;
-    console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed; WRITE_INTERVAL_SECONDS=${interval})`);
+    console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed; WRITE_INTERVAL_SECONDS=${interval}${workers ? `, DECODE_WORKERS=${workers}` : ''})`);
     console.log(`b/a                             ${(b / a).toFixed(2)}`);
     if (marks.length === 4) {
       const phase = (i) => `${(Number(marks[i + 1].t - marks[i].t) / 1e9).toFixed(1)} s (cores ${Math.round(100 * busyShare(marks[i].cpu, marks[i + 1].cpu))}% busy)`;
       console.log(`(b) phases                      joining ${phase(0)}, consuming ${phase(1)}, last uploads and commits ${phase(2)}`);
+      console.log(`(b) while consuming             ${Math.round(n / (Number(marks[2].t - marks[1].t) / 1e9)).toLocaleString('en-US')} msgs/s (first message consumed to last)`);
     }
     console.log(`cdc-writer CPU                  ${(stats.cpu / (n / 1e6)).toFixed(1)} s per million messages`);
-    console.log(`cdc-writer CPU by thread        ${[...threads].map(([kind, secs]) => `${kind} ${(secs / (n / 1e6)).toFixed(1)}`).join(', ')} s per million messages (plain consumer, whole process: ${(plainCpu / (n / 1e6)).toFixed(1)})`);
-    console.log(`during (b), CPU s of   mock Kafka ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
+    console.log(`cdc-writer CPU by thread        ${[...threads].map(([kind, secs]) => `${kind} ${(secs / (n / 1e6)).toFixed(1)}`).join(', ')} s per million messages (plain consumer: polling thread ${(plainPollCpu / (n / 1e6)).toFixed(2)}, whole process ${(plainCpu / (n / 1e6)).toFixed(1)})`);
+    console.log(`consumer thread / plain polling ${((threads.get('consumer') ?? 0) / plainPollCpu).toFixed(2)}x (DECODE_WORKERS=${env.DECODE_WORKERS ?? 'default'})`);
+    console.log(`during (b), CPU s of   ${real ? 'Apache Kafka' : 'mock Kafka'} ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
     console.log(`files written                   ${files} (${Math.round(n / files)} rows each on average${servicesCpu[1] > 0 ? `; s3rver ${(servicesCpu[1] * 1000 / files).toFixed(1)} ms CPU per PUT` : ''})`);
     const budget = sizeBytes(env.MAX_BUFFER_BYTES ?? '256MiB') / 1048576;
     console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES ${budget} MiB + 64 MiB = ${budget + 64} MiB)`);

@@ -12,6 +12,7 @@
 
 #include <microhttpd.h>
 
+#include "thread_name.h"
 #include "xalloc.h"
 
 struct http_server {
@@ -62,6 +63,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)upload;
     (void)state;
     struct http_server *s = cls;
+    thread_name_set("cdcw-http"); /* MHD's thread has its creator's name until here */
     if (*upload_size != 0) {
         *upload_size = 0; /* no endpoint takes a body */
         return MHD_YES;

@@ -1,5 +1,4 @@
 /* uploader.c -- see uploader.h. */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "uploader.h"
 
 #include <errno.h>
@@ -182,9 +181,6 @@ struct uploader *uploader_new(const struct object_store_config *cfg, int threads
             uploader_free(u);
             return NULL;
         }
-        char name[16];
-        snprintf(name, sizeof name, "upload-%d", i % 100);
-        pthread_setname_np(w->thread, name); /* seen in top -H, perf and gdb */
         u->nworkers++;
     }
     return u;
