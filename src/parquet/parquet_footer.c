@@ -235,6 +235,16 @@ static void write_schema(struct thrift_writer *t, const struct pq_column_info *c
     }
 }
 
+/* One PageEncodingStats: count pages of a type in an encoding. */
+static void encoding_stats_entry(struct thrift_writer *t, int32_t page_type, enum pq_encoding enc, int64_t count)
+{
+    tc_struct_begin(t);
+    tc_field_i32(t, 1, page_type);
+    tc_field_i32(t, 2, enc);
+    tc_field_i32(t, 3, (int32_t)count);
+    tc_struct_end(t);
+}
+
 static void write_column_chunk(struct thrift_writer *t, const struct pq_column_info *c,
                                const struct pq_chunk_meta *m, enum pq_codec codec)
 {
@@ -266,19 +276,17 @@ static void write_column_chunk(struct thrift_writer *t, const struct pq_column_i
     /* PageEncodingStats: how many pages of each kind, which Spark's
      * dictionary filtering trusts. */
     bool dict = m->dictionary_page_offset >= 0;
-    tc_field_list(t, 13, TC_STRUCT, dict ? 2 : 1);
+    int64_t plain = dict ? 0 : m->data_pages - m->delta_pages;
+    bool plain_entry = !dict && (plain > 0 || m->delta_pages == 0);
+    tc_field_list(t, 13, TC_STRUCT, 2 * dict + plain_entry + (m->delta_pages > 0));
     if (dict) {
-        tc_struct_begin(t);
-        tc_field_i32(t, 1, PAGE_DICTIONARY);
-        tc_field_i32(t, 2, ENC_PLAIN);
-        tc_field_i32(t, 3, 1);
-        tc_struct_end(t);
+        encoding_stats_entry(t, PAGE_DICTIONARY, ENC_PLAIN, 1);
+        encoding_stats_entry(t, PAGE_DATA, ENC_RLE_DICTIONARY, m->data_pages);
     }
-    tc_struct_begin(t);
-    tc_field_i32(t, 1, PAGE_DATA);
-    tc_field_i32(t, 2, dict ? ENC_RLE_DICTIONARY : ENC_PLAIN);
-    tc_field_i32(t, 3, (int32_t)m->data_pages);
-    tc_struct_end(t);
+    if (plain_entry)
+        encoding_stats_entry(t, PAGE_DATA, ENC_PLAIN, plain);
+    if (m->delta_pages > 0)
+        encoding_stats_entry(t, PAGE_DATA, ENC_DELTA_BINARY_PACKED, m->delta_pages);
     tc_struct_end(t); /* ColumnMetaData */
     tc_struct_end(t); /* ColumnChunk */
 }

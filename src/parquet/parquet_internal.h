@@ -30,6 +30,7 @@ enum pq_physical {
 enum pq_encoding {
     ENC_PLAIN = 0,
     ENC_RLE = 3,
+    ENC_DELTA_BINARY_PACKED = 5,
     ENC_RLE_DICTIONARY = 8,
 };
 
@@ -69,6 +70,7 @@ struct pq_chunk_meta {
     int64_t data_page_offset;
     int64_t dictionary_page_offset; /* -1: none */
     int64_t data_pages;
+    int64_t delta_pages;            /* of data_pages, DELTA_BINARY_PACKED */
     unsigned encodings;             /* bit set of enum pq_encoding */
     struct pq_stats stats;
 };

@@ -9,8 +9,9 @@
  *                values: fixed-width little-endian values, or the bytes of
  *                byte arrays with their start offsets.
  * A dictionary that grows past the limit is turned into plain values on the
- * spot, and the chunk is written PLAIN. At flush, a dictionary that would not
- * be smaller than PLAIN is dropped the same way.
+ * spot, and the chunk is written PLAIN (INT32 and INT64 pages
+ * DELTA_BINARY_PACKED where that is smaller, see delta.h). At flush, a
+ * dictionary that would not be smaller than PLAIN is dropped the same way.
  */
 #include "parquet.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delta.h"
 #include "parquet_internal.h"
 #include "rle.h"
 #include "utf8.h"
@@ -1115,7 +1117,7 @@ static bool write_column_chunk(struct pq_writer *w, struct column *c, size_t nro
             return false;
         m->encodings = (1u << ENC_PLAIN) | (1u << ENC_RLE) | (1u << ENC_RLE_DICTIONARY);
     } else {
-        m->encodings = (1u << ENC_PLAIN) | (1u << ENC_RLE);
+        m->encodings = 1u << ENC_RLE; /* and each page's values' encoding */
     }
     m->data_page_offset = (int64_t)w->offset;
 
@@ -1150,21 +1152,36 @@ static bool write_column_chunk(struct pq_writer *w, struct column *c, size_t nro
             put_levels(&w->page, c->rep.data, s0, s1, info->max_rep);
         if (info->max_def > 0)
             put_levels(&w->page, def, s0, s1, info->max_def);
+        enum pq_encoding enc = ENC_PLAIN;
         if (c->use_dict) {
             buf_push(&w->page, (uint8_t)bw);
             rle_encode_u32(&w->page, (const uint32_t *)c->indices.data + v0, v1 - v0, bw);
+            enc = ENC_RLE_DICTIONARY;
+        } else if (info->physical == PHYS_INT32 || info->physical == PHYS_INT64) {
+            /* Integers without a dictionary (offsets, times, LSNs, ids) are
+             * often steps of a sequence: DELTA_BINARY_PACKED, unless it does
+             * not come out smaller than PLAIN. */
+            size_t at = w->page.len;
+            delta_encode(&w->page, c->values.data + v0 * fixed, v1 - v0, (int)fixed);
+            enc = ENC_DELTA_BINARY_PACKED;
+            if (w->page.len - at >= (v1 - v0) * fixed) {
+                w->page.len = at;
+                put_plain_values(&w->page, c, v0, v1);
+                enc = ENC_PLAIN;
+            }
         } else {
             put_plain_values(&w->page, c, v0, v1);
         }
+        m->encodings |= 1u << enc;
         stats_clear(&page_stats);
         page_stats.null_count = (int64_t)((s1 - s0) - (v1 - v0));
         page_minmax(c, v0, v1, &page_stats);
-        if (!emit_page(w, false, (int32_t)(s1 - s0),
-                       c->use_dict ? ENC_RLE_DICTIONARY : ENC_PLAIN, &page_stats, legacy, m)) {
+        if (!emit_page(w, false, (int32_t)(s1 - s0), enc, &page_stats, legacy, m)) {
             stats_free(&page_stats);
             return false;
         }
         m->data_pages++;
+        m->delta_pages += enc == ENC_DELTA_BINARY_PACKED;
         stats_merge(info, &m->stats, &page_stats);
     }
     stats_free(&page_stats);

@@ -11,6 +11,7 @@ import {
   writeWithFixture, assertRoundTrip, readWithHyparquet, checkSchemaWithHyparquet,
 } from '../harness/parquet_check.mjs';
 import { query } from '../harness/parquet_reader.mjs';
+import { python } from '../harness/real_services.mjs';
 
 let dir;
 let n = 0;
@@ -169,6 +170,51 @@ test('many row groups and pages keep every value in order', async () => {
   assert.ok(pages > 1, 'several data pages per chunk');
   const total = md.row_groups.reduce((a, g) => a + Number(g.num_rows), 0);
   assert.equal(total, 5000);
+});
+
+// Integers without a dictionary are DELTA_BINARY_PACKED where that is smaller:
+// steps of one (offsets), uneven steps (times), steps across the ends of INT32
+// and INT64 (which wrap around in the reader too), nulls, and pages that end
+// inside a miniblock or hold one value. Random INT64s stay PLAIN.
+test('integer sequences are DELTA_BINARY_PACKED, read back by DuckDB, hyparquet and pyarrow', async () => {
+  const columns = [
+    { name: 'offset', type: 'INT64' },
+    { name: 'at', type: 'TIMESTAMP_MICROS', optional: true },
+    { name: 'wrap32', type: 'INT32' },
+    { name: 'wrap64', type: 'INT64', optional: true },
+    { name: 'day', type: 'DATE' },
+    { name: 'noise', type: 'INT64' },
+  ];
+  const n = 1000;
+  let x = 0x2545f4914f6cdd1dn;
+  const noise = () => { x ^= x << 13n; x &= (1n << 64n) - 1n; x ^= x >> 7n; x ^= x << 17n; x &= (1n << 64n) - 1n; return BigInt.asIntN(64, x).toString(); };
+  const rows = Array.from({ length: n }, (_, i) => [
+    String(1099511627776 + i),
+    i % 9 === 4 ? null : String(1735689600000000n + BigInt(i) * 1000n + BigInt((i * 7919) % 997)),
+    Number(BigInt.asIntN(32, 2147483647n - 500n + BigInt(i))),
+    i % 5 === 0 ? null : BigInt.asIntN(64, 9223372036854775807n - 300n + BigInt(i) * 3n).toString(),
+    19000 + Math.floor(i / 100),
+    noise(),
+  ]);
+  const { file, md } = await roundTrip({ columns, rows, options: { dictionary: false, page_rows: 333 } });
+  // And pyarrow, the third reader, as the integers under each type.
+  const byArrow = await python(`import json, sys
+import pyarrow as pa, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+kinds = {'offset': pa.int64(), 'at': pa.int64(), 'wrap32': pa.int32(), 'wrap64': pa.int64(), 'day': pa.int32(), 'noise': pa.int64()}
+print(json.dumps({k: [None if v is None else str(v) for v in t.column(k).cast(kind).to_pylist()] for k, kind in kinds.items()}))`, [file]);
+  columns.forEach((c, k) => assert.deepEqual(byArrow[c.name], rows.map((r) => (r[k] === null ? null : String(r[k]))), `pyarrow: ${c.name}`));
+  // 1000 rows in pages of 333: the last page's one value is smaller PLAIN.
+  const pages = (k) => Object.fromEntries(md.row_groups[0].columns[k].meta_data.encoding_stats
+    .map((e) => [e.encoding, e.count]));
+  for (const k of [0, 1, 2, 3, 4]) {
+    assert.ok(md.row_groups[0].columns[k].meta_data.encodings.includes('DELTA_BINARY_PACKED'), columns[k].name);
+    assert.deepEqual(pages(k), { DELTA_BINARY_PACKED: 3, PLAIN: 1 }, columns[k].name);
+  }
+  assert.deepEqual(pages(5), { PLAIN: 4 }, 'random INT64s are not smaller as deltas');
+  assert.deepEqual(md.row_groups[0].columns[5].meta_data.encodings, ['PLAIN', 'RLE']);
+  const offsetBytes = Number(md.row_groups[0].columns[0].meta_data.total_uncompressed_size);
+  assert.ok(offsetBytes < n, `steps of one take under a byte per value (${offsetBytes} bytes for ${n})`);
 });
 
 test('10^6 high-cardinality strings fall back from dictionary to PLAIN', async () => {
