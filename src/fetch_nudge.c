@@ -10,13 +10,11 @@
 #include "thread_name.h"
 #include "xalloc.h"
 
-/* Fewer queued messages than this counts as nearly empty. */
-enum { LOW_WATER_MESSAGES = 2000 };
-
 struct fetch_nudge {
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue;
     const atomic_bool *paused;
+    const atomic_ulong *taken;
     int interval_ms;
     atomic_bool stop;
     atomic_ulong count;
@@ -41,17 +39,36 @@ static int lagging(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list)
     return -1;
 }
 
+bool fetch_nudge_due(struct fetch_nudge_watch *w, size_t queued, unsigned long taken)
+{
+    w->quiet = taken == w->taken ? w->quiet + 1 : 0;
+    w->taken = taken;
+    if (queued >= FETCH_NUDGE_LOW_WATER) {
+        w->filled = true;
+        return false;
+    }
+    if (!w->filled && w->quiet < FETCH_NUDGE_QUIET_LOOKS)
+        return false;
+    w->filled = false;
+    w->quiet = 0;
+    return true;
+}
+
 static void *run(void *arg)
 {
     struct fetch_nudge *n = arg;
     thread_name_set("cdcw-nudge");
     int idle = 0; /* checks in a row that found nothing to fetch */
+    struct fetch_nudge_watch watch = {.taken = atomic_load(n->taken)};
     while (!atomic_load(&n->stop)) {
         /* Caught up: look ten times less often, so an idle consumer costs nothing. */
         int ms = idle >= 10 ? n->interval_ms * 10 : n->interval_ms;
         struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
         nanosleep(&pause, NULL);
-        if (atomic_load(n->paused) || rd_kafka_queue_length(n->queue) >= LOW_WATER_MESSAGES)
+        unsigned long taken = atomic_load(n->taken);
+        if (taken != watch.taken)
+            idle = 0; /* consuming: look often */
+        if (!fetch_nudge_due(&watch, rd_kafka_queue_length(n->queue), taken) || atomic_load(n->paused))
             continue;
         rd_kafka_topic_partition_list_t *list = NULL;
         if (rd_kafka_assignment(n->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -70,7 +87,8 @@ static void *run(void *arg)
 }
 
 struct fetch_nudge *fetch_nudge_start(rd_kafka_t *rk, rd_kafka_queue_t *consumer_queue,
-                                      const atomic_bool *paused, int interval_ms)
+                                      const atomic_bool *paused, const atomic_ulong *taken,
+                                      int interval_ms)
 {
     if (rd_kafka_version() >= 0x02010000)
         return NULL;
@@ -78,6 +96,7 @@ struct fetch_nudge *fetch_nudge_start(rd_kafka_t *rk, rd_kafka_queue_t *consumer
     n->rk = rk;
     n->queue = consumer_queue;
     n->paused = paused;
+    n->taken = taken;
     n->interval_ms = interval_ms > 0 ? interval_ms : 1;
     atomic_init(&n->stop, false);
     atomic_init(&n->count, 0);

@@ -29,7 +29,8 @@
  *   ours they call only on_log() (which counts handshake hang-ups,
  *   atomically, and writes a line).
  * - The fetch nudger (fetch_nudge.c, librdkafka 2.0 only) reads the paused
- *   flag (atomic) and asks for watermarks.
+ *   flag and the count of messages polled (both atomic) and asks for
+ *   watermarks.
  * - The store probe (health.c) and the HTTP server's thread (http_server.c):
  *   the probe writes the health state, the server reads it and the metrics.
  * - Shared by all of them, each locked: the metrics registry (every thread
@@ -86,6 +87,7 @@ struct pipeline {
     double revoke_wait_s; /* how long a revocation waits for its uploads */
     double next_memory_flush;
     atomic_bool paused; /* atomic: the fetch nudger's thread reads it too */
+    atomic_ulong polled; /* messages and events polled; the fetch nudger reads it */
     struct fetch_nudge *nudge;
     double next_flush;
     int fatal;
@@ -478,7 +480,7 @@ static bool setup(struct pipeline *p)
         log_error(p->log, "Kafka subscribe to %s: %s", p->cfg->kafka_topic_pattern, rd_kafka_err2str(e));
         return false;
     }
-    p->nudge = fetch_nudge_start(p->rk, p->consumer_queue, &p->paused, 20);
+    p->nudge = fetch_nudge_start(p->rk, p->consumer_queue, &p->paused, &p->polled, 20);
     log_info(p->log, "consuming %s as group %s from %s; writing to bucket %s at %s",
              p->cfg->kafka_topic_pattern, p->cfg->consumer_group_id, p->cfg->kafka_bootstrap_servers,
              p->cfg->minio_bucket, p->cfg->minio_endpoint);
@@ -625,7 +627,9 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
          * lanes; intake_settle() waits for them before the rest of the turn. */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p.rk, p.paused ? 100 : cfg->kafka_poll_timeout_ms);
         double burst_end = now_s() + BURST_S;
-        for (size_t n = 1; m != NULL; n++) {
+        size_t n = 0;
+        while (m != NULL) {
+            n++;
             if (m->err) {
                 handle_event(&p, m);
                 rd_kafka_message_destroy(m);
@@ -636,6 +640,8 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
                 break;
             m = rd_kafka_consumer_poll(p.rk, 0);
         }
+        if (n > 0)
+            atomic_fetch_add(&p.polled, n);
         intake_settle(p.intake);
         double now = now_s();
         if (now >= next_beat) {

@@ -1,6 +1,6 @@
 /* kafka_tool -- produce and consume for tests, JSON lines in and out.
  *
- *   kafka_tool produce BOOTSTRAP
+ *   kafka_tool produce BOOTSTRAP [--batch-messages N]
  *       reads JSON lines from stdin:
  *         {"topic":"t","partition":0,"key":"k","value":"v","timestamp":1700000000000}
  *       "value": null produces a tombstone; "value_hex" gives raw bytes;
@@ -9,9 +9,12 @@
  *       for raw bytes: "headers":[["trace","t1"],["bin",{"hex":"ff00"}]].
  *       Prints one line per message:
  *         {"topic":"t","partition":0,"offset":5}
- *       and exits non-zero if any delivery failed.
+ *       and exits non-zero if any delivery failed. --batch-messages N puts at
+ *       most N messages in a record batch (batch.num.messages, linger.ms=0):
+ *       1 is a producer under light load that sends each message at once.
  *
  *   kafka_tool consume BOOTSTRAP GROUP PATTERN COUNT TIMEOUT_MS [--commit] [--quiet]
+ *                      [--commit-every MS] [--conf NAME=VALUE]...
  *       joins GROUP subscribed to PATTERN (a regex when it starts with ^),
  *       prints each message as a JSON line (topic, partition, offset, key,
  *       value or null, timestamp) until COUNT messages or TIMEOUT_MS pass;
@@ -20,6 +23,8 @@
  *       M counted from the subscription, C and R the process's CPU seconds
  *       (user and system) and peak resident memory once it has left the
  *       group, P the polling (main) thread's CPU seconds before it leaves.
+ *       --commit-every MS commits the positions synchronously every MS ms
+ *       while consuming; --conf sets a librdkafka property of the consumer.
  *
  *   kafka_tool committed BOOTSTRAP GROUP TOPIC PARTITIONS
  *       prints {"partition":N,"offset":O} per partition (-1001: none).
@@ -121,11 +126,15 @@ static bool make_headers(const cJSON *list, rd_kafka_headers_t **out)
     return true;
 }
 
-static int produce(const char *bootstrap)
+static int produce(const char *bootstrap, const char *batch_messages)
 {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+    rd_kafka_conf_set(conf, "linger.ms", batch_messages ? "0" : "5", err, sizeof err);
+    if (batch_messages && rd_kafka_conf_set(conf, "batch.num.messages", batch_messages, err, sizeof err)) {
+        fprintf(stderr, "kafka_tool: --batch-messages %s: %s\n", batch_messages, err);
+        return 2;
+    }
     rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf, bootstrap);
@@ -244,7 +253,8 @@ static long long now_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static rd_kafka_t *new_consumer(const char *bootstrap, const char *group)
+/* The consumer of group; props (NAME=VALUE, n of them) set more properties. */
+static rd_kafka_t *new_consumer(const char *bootstrap, const char *group, char **props, int n)
 {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -254,15 +264,39 @@ static rd_kafka_t *new_consumer(const char *bootstrap, const char *group)
     rd_kafka_conf_set(conf, "session.timeout.ms", "6000", err, sizeof err);
     rd_kafka_conf_set(conf, "heartbeat.interval.ms", "500", err, sizeof err);
     rd_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "1000", err, sizeof err);
+    for (int i = 0; i < n; i++) {
+        char name[256];
+        const char *eq = strchr(props[i], '=');
+        if (eq == NULL || (size_t)(eq - props[i]) >= sizeof name) {
+            fprintf(stderr, "kafka_tool: --conf %s: expected NAME=VALUE\n", props[i]);
+            exit(2);
+        }
+        snprintf(name, sizeof name, "%.*s", (int)(eq - props[i]), props[i]);
+        if (rd_kafka_conf_set(conf, name, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "kafka_tool: --conf %s: %s\n", props[i], err);
+            exit(2);
+        }
+    }
     rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf, bootstrap);
     rd_kafka_poll_set_consumer(rk);
     return rk;
 }
 
-static int consume(const char *bootstrap, const char *group, const char *pattern, long count,
-                   long timeout_ms, int commit, int quiet)
+/* Commits the assigned partitions' positions, waiting for the answer. */
+static void commit_positions(rd_kafka_t *rk)
 {
-    rd_kafka_t *rk = new_consumer(bootstrap, group);
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR && list->cnt > 0 &&
+        rd_kafka_position(rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_commit(rk, list, 0); /* a partition without a position is left out */
+    if (list != NULL)
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+static int consume(const char *bootstrap, const char *group, const char *pattern, long count,
+                   long timeout_ms, int commit, int quiet, long commit_every_ms, char **props, int nprops)
+{
+    rd_kafka_t *rk = new_consumer(bootstrap, group, props, nprops);
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, pattern, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, subs);
@@ -275,8 +309,13 @@ static int consume(const char *bootstrap, const char *group, const char *pattern
     long got = 0;
     long long start = now_ms(), first = -1;
     long long deadline = start + timeout_ms;
+    long long next_commit = commit_every_ms > 0 ? start + commit_every_ms : -1;
     while (got < count && now_ms() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (next_commit >= 0 && now_ms() >= next_commit) {
+            commit_positions(rk);
+            next_commit = now_ms() + commit_every_ms;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, commit_every_ms > 0 && commit_every_ms < 200 ? (int)commit_every_ms : 200);
         if (m == NULL)
             continue;
         if (m->err) {
@@ -310,7 +349,7 @@ static int consume(const char *bootstrap, const char *group, const char *pattern
 
 static int committed(const char *bootstrap, const char *group, const char *topic, int partitions)
 {
-    rd_kafka_t *rk = new_consumer(bootstrap, group);
+    rd_kafka_t *rk = new_consumer(bootstrap, group, NULL, 0);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; p++)
         rd_kafka_topic_partition_list_add(list, topic, p);
@@ -416,22 +455,42 @@ static int create_topics(const char *bootstrap, int n, char **specs)
     return status;
 }
 
-/* The options after consume's five arguments, in any order. */
-static int has_flag(int argc, char **argv, const char *flag)
+/* The options from argv[from] on, in any order. */
+static int has_flag(int argc, char **argv, int from, const char *flag)
 {
-    for (int i = 7; i < argc; i++)
+    for (int i = from; i < argc; i++)
         if (strcmp(argv[i], flag) == 0)
             return 1;
     return 0;
 }
 
+/* The value after the first option flag from argv[from] on, or NULL. */
+static const char *option(int argc, char **argv, int from, const char *flag)
+{
+    for (int i = from; i + 1 < argc; i++)
+        if (strcmp(argv[i], flag) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "produce") == 0)
-        return produce(argv[2]);
-    if (argc >= 7 && strcmp(argv[1], "consume") == 0)
-        return consume(argv[2], argv[3], argv[4], atol(argv[5]), atol(argv[6]), has_flag(argc, argv, "--commit"),
-                       has_flag(argc, argv, "--quiet"));
+        return produce(argv[2], option(argc, argv, 3, "--batch-messages"));
+    if (argc >= 7 && strcmp(argv[1], "consume") == 0) {
+        /* Each --conf's value, in order. */
+        char **props = calloc((size_t)argc, sizeof *props);
+        int nprops = 0;
+        for (int i = 7; i + 1 < argc; i++)
+            if (strcmp(argv[i], "--conf") == 0)
+                props[nprops++] = argv[++i];
+        const char *every = option(argc, argv, 7, "--commit-every");
+        int status = consume(argv[2], argv[3], argv[4], atol(argv[5]), atol(argv[6]),
+                             has_flag(argc, argv, 7, "--commit"), has_flag(argc, argv, 7, "--quiet"),
+                             every ? atol(every) : 0, props, nprops);
+        free(props);
+        return status;
+    }
     if (argc >= 6 && strcmp(argv[1], "committed") == 0)
         return committed(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (argc >= 4 && strcmp(argv[1], "create") == 0)
