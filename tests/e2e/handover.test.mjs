@@ -270,12 +270,15 @@ test('a revocation against a store that never answers gives the partition up wit
   assert.deepEqual(got, { lost: 0, twice: 0, extra: 0 }, `${a.log()}\n${b.log()}`);
 });
 
-// The replay probe (a HEAD before a partition's first file) runs on the
-// consumer thread: against a store that never answers it gives up after two
-// attempts of 5 s, whatever MINIO_TIMEOUT_SECONDS says, and no partition
-// probes for 30 s, so polling goes on and the member is not evicted. Before,
-// the HEAD waited MINIO_TIMEOUT_SECONDS for each of its 6 attempts. The proxy
-// holds the HEADs: a server that never answers on demand.
+// The replay probe (a HEAD before a partition's first file) runs while the
+// consumer thread waits for the partition's decode lane: against a store
+// that never answers it gives up after two attempts of 5 s, whatever
+// MINIO_TIMEOUT_SECONDS says, and no partition probes for 30 s, so polling
+// goes on and the member is not evicted. Before, the HEAD waited
+// MINIO_TIMEOUT_SECONDS for each of its 6 attempts. The proxy holds the
+// HEADs: a server that never answers on demand. Four, so that both attempts
+// fail whether the two partitions probe one after the other (one lane, or
+// inline) or side by side (two lanes).
 test('a replay probe against a store that never answers is bounded: the consumer polls on and every row is written once', async () => {
   const t = 'hungprobe';
   const group = `g-${t}`;
@@ -284,7 +287,7 @@ test('a replay probe against a store that never answers is bounded: the consumer
   const proxy = await startFlakyProxy(s3.url);
   const delivered = await produce(kafka.bootstrap, Array.from({ length: 200 }, (_, i) => ({
     ...envelope(t, i), partition: i % 2 })));
-  await proxy.plan([{ method: 'HEAD', path: 'cdc_events/', hold: true }, { method: 'HEAD', path: 'cdc_events/', hold: true }]);
+  await proxy.plan(Array.from({ length: 4 }, () => ({ method: 'HEAD', path: 'cdc_events/', hold: true })));
   const a = startWriter(writerEnv({ kafka, s3: { ...s3, url: proxy.url }, extra: {
     CONSUMER_GROUP_ID: group, WRITE_INTERVAL_SECONDS: '2', MINIO_TIMEOUT_SECONDS: '300',
     KAFKA_MAX_POLL_INTERVAL_MS: '20000' } }));
