@@ -608,7 +608,11 @@ static int report_unfinished(struct pipeline *p)
     return unstored + uncommitted > 0 ? 1 : 0;
 }
 
-enum { BURST_MESSAGES = 8192 };
+/* A burst is taken before the memory check, so it is small beside the
+ * buffers' share: at most BURST_MESSAGES (a row of 120 columns may take 2 KB
+ * of buffers however short its JSON), message bytes of 1/BURST_SHARE of the
+ * buffers' limit, or BURST_S. */
+enum { BURST_MESSAGES = 1024, BURST_SHARE = 64 };
 static const double BURST_S = 0.01;
 
 int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics *metrics,
@@ -623,20 +627,23 @@ int pipeline_run(const struct config *cfg, const struct log *lg, struct metrics 
     double next_beat = 0;
     while (!*stop && !fatal(&p)) {
         /* A burst: what the first poll waits for and what is there at once
-         * after it, at most BURST_MESSAGES or BURST_S, goes to the decode
-         * lanes; intake_settle() waits for them before the rest of the turn. */
+         * after it (see BURST_MESSAGES) goes to the decode lanes;
+         * intake_settle() waits for them before the rest of the turn. */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p.rk, p.paused ? 100 : cfg->kafka_poll_timeout_ms);
         double burst_end = now_s() + BURST_S;
         size_t n = 0;
+        int64_t bytes = 0;
         while (m != NULL) {
             n++;
             if (m->err) {
                 handle_event(&p, m);
                 rd_kafka_message_destroy(m);
             } else {
+                bytes += (int64_t)(m->len + m->key_len);
                 intake_message(p.intake, m); /* its own from here on */
             }
-            if (n >= BURST_MESSAGES || (n % 64 == 0 && now_s() >= burst_end) || *stop || p.fatal)
+            if (n >= BURST_MESSAGES || bytes >= p.limit / BURST_SHARE || (n % 64 == 0 && now_s() >= burst_end) ||
+                *stop || p.fatal)
                 break;
             m = rd_kafka_consumer_poll(p.rk, 0);
         }
