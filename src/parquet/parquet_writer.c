@@ -245,9 +245,11 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
 
 static void dict_init(struct dict *d, bool byte_array)
 {
-    d->cap = 1024;
+    /* Small: a file of sparse rows has many columns of few values each, and
+     * a dictionary doubles as it fills. */
+    d->cap = 64;
     d->slots = xcalloc(d->cap, sizeof *d->slots);
-    d->hashes_cap = 512;
+    d->hashes_cap = 32;
     d->hashes = xmalloc(d->hashes_cap * sizeof *d->hashes);
     d->count = 0;
     d->plain_bytes = 0;
