@@ -290,12 +290,9 @@ static void put_cell(struct row_batch *b, struct column *c, struct cell cell)
     if (cell.kind == CELL_NULL)
         return;
     size_t byte = b->rows / 8;
-    if (c->valid.len <= byte) {
-        size_t grow = byte + 1 - c->valid.len;
-        buf_reserve(&c->valid, grow);
-        memset(c->valid.data + c->valid.len, 0, grow);
-        c->valid.len += grow;
-        b->value_bytes += grow;
+    while (c->valid.len <= byte) { /* a byte per 8 rows, the rows since its last value null */
+        buf_push(&c->valid, 0);
+        b->value_bytes++;
     }
     c->valid.data[byte] |= (uint8_t)(1u << (b->rows % 8));
     if (c->ncells == c->cap) {
@@ -306,9 +303,11 @@ static void put_cell(struct row_batch *b, struct column *c, struct cell cell)
     b->value_bytes += sizeof cell;
 }
 
-/* Whether row r of column c has a value. */
-static inline bool has_value(const struct column *c, size_t r)
+/* Whether row r of column c (of a batch of `rows` rows) has a value. */
+static inline bool has_value(const struct column *c, size_t r, size_t rows)
 {
+    if (c->ncells == rows)
+        return true; /* no null at all: the common case of wide rows */
     return r / 8 < c->valid.len && ((c->valid.data[r / 8] >> (r % 8)) & 1);
 }
 
@@ -700,7 +699,7 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
     for (size_t r = 0; ok && r < b->rows; r++) {
         for (size_t i = 0; ok && i < b->ncols; i++) {
             const struct column *c = &b->cols[i];
-            const struct cell *cell = has_value(c, r) ? &c->cells[next[i]++] : &null_cell;
+            const struct cell *cell = has_value(c, r, b->rows) ? &c->cells[next[i]++] : &null_cell;
             ok = c->type.inferred ? append_inferred(w, i, c, final[i], cell)
                                   : append_typed(w, i, c, cell);
         }
@@ -715,7 +714,7 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
         for (size_t i = 0; ok && i < b->nextras; i++) {
             const struct column *c = &b->extra[b->extras[i]];
             const struct cell *cell =
-                has_value(c, r) ? &c->cells[next[b->ncols + i]++] : &null_cell;
+                has_value(c, r, b->rows) ? &c->cells[next[b->ncols + i]++] : &null_cell;
             if (b->extras[i] != X_KEY || cell->kind == CELL_NULL) {
                 ok = append_typed(w, k + META_COUNT + i, c, cell);
                 continue;

@@ -1161,6 +1161,7 @@ static bool write_column_chunk(struct pq_writer *w, struct column *c, size_t nro
     size_t fixed = (size_t)info->value_width;
     const uint32_t *off = is_byte_array(c) && !c->use_dict ? (const uint32_t *)c->offsets.data : NULL;
     struct pq_stats page_stats = {0};
+    bool no_null = info->max_rep == 0 && c->nonnull == c->slots; /* no level to look at */
     size_t r = 0, v = 0;
     while (r < nrows) {
         size_t r0 = r, s0 = row_slot(c, r, nrows), v0 = v;
@@ -1170,7 +1171,7 @@ static bool write_column_chunk(struct pq_writer *w, struct column *c, size_t nro
             size_t s_end = row_slot(c, r + 1, nrows);
             for (size_t s = row_slot(c, r, nrows); s < s_end; s++) {
                 bytes += (info->max_def > 0) + (info->max_rep > 0);
-                if (slot_has_value(c, s)) {
+                if (no_null || slot_has_value(c, s)) {
                     if (c->use_dict)
                         bytes += (size_t)(bw + 7) / 8;
                     else
