@@ -17,6 +17,13 @@
 // BENCH_INTERVAL (comma-separated WRITE_INTERVAL_SECONDS) and BENCH_WORKERS
 // (comma-separated DECODE_WORKERS) give one (b) run per pair, side by side;
 // BENCH_WRITER_ENV (JSON of more variables) applies to each.
+//
+// BENCH_SHAPE=sparse takes instead flattened records (ExtractNewRecordState's
+// shape, schema-less) of ~50 bytes that each set 2 of 120 columns, 500,000 by
+// default, with MAX_BUFFER_BYTES=64MiB and a one-hour interval unless
+// BENCH_WRITER_ENV and BENCH_INTERVAL say otherwise: memory flushes alone
+// drain the buffers until every message is consumed, then SIGTERM flushes the
+// rest and commits. Its peak RSS is what to compare with MAX_BUFFER_BYTES + 64 MiB.
 import { readFileSync, readdirSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +35,9 @@ import { startRealKafka } from '../tests/harness/real_services.mjs';
 import { parsePrometheusText, sum } from '../tests/harness/prom_text.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const n = Number(process.argv[2] ?? 1000000);
+const sparse = process.env.BENCH_SHAPE === 'sparse';
+if (process.env.BENCH_SHAPE && !sparse) throw new Error(`BENCH_SHAPE='${process.env.BENCH_SHAPE}': expected sparse or nothing`);
+const n = Number(process.argv[2] ?? (sparse ? 500000 : 1000000));
 const partitions = Number(process.argv[3] ?? 256);
 if (process.argv[4]) {
   process.env.CDCW_BIN = join(process.argv[4], 'cdc-writer');
@@ -36,7 +45,15 @@ if (process.argv[4]) {
 const topic = 'cdc.oltp_dabi.public.bench';
 const pad = 'x'.repeat(560);
 
+// Column x = i % 120 and another one, different, that moves with i / 120, so
+// that the batch's columns are all 120; an integer in one, a text in the other.
+function sparseMessage(i) {
+  const x = i % 120, y = (x + 1 + (Math.floor(i / 120) % 119)) % 120;
+  return { topic, key: `k${i}`, value: JSON.stringify({ __op: 'c', [`c${x}`]: i, [`c${y}`]: `t${i % 1000}` }) };
+}
+
 function message(i) {
+  if (sparse) return sparseMessage(i);
   return { topic, key: `k${i}`, value: JSON.stringify({
     before: null,
     after: { id: i, customer_id: i % 9973, status: ['new', 'paid', 'shipped'][i % 3], amount: (i % 100000) / 100,
@@ -122,12 +139,14 @@ try {
   console.log(`(a) phases                      joining ${plainJoin.toFixed(1)} s, consuming and leaving ${(plainSecs - plainJoin).toFixed(1)} s (cores ${Math.round(100 * plainBusy)}% busy over both)`);
   // One (b) run per interval in BENCH_INTERVAL (comma-separated), each in its own group.
   // And one per DECODE_WORKERS value in BENCH_WORKERS (comma-separated; unset: the default).
-  const runs = (process.env.BENCH_INTERVAL ?? '1,2').split(',')
+  const runs = (process.env.BENCH_INTERVAL ?? (sparse ? '3600' : '1,2')).split(',')
     .flatMap((interval) => (process.env.BENCH_WORKERS ?? '').split(',').map((workers) => ({ interval, workers })));
   for (const { interval, workers } of runs) {
+    // An interval too long to wait for: wait until every message is consumed, then stop.
+    const stopAtEnd = Number(interval) >= 60;
     const group = `bench-${interval}-${workers}`;
     const port = await freePort();
-    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, HTTP_PORT: String(port), ...(workers ? { DECODE_WORKERS: workers } : {}), ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
+    const env = writerEnv({ kafka, s3, extra: { CONSUMER_GROUP_ID: group, LOG_LEVEL: process.env.BENCH_LOG ? 'INFO' : 'WARNING', WRITE_INTERVAL_SECONDS: interval, HTTP_PORT: String(port), ...(sparse ? { MAX_BUFFER_BYTES: '64MiB' } : {}), ...(workers ? { DECODE_WORKERS: workers } : {}), ...JSON.parse(process.env.BENCH_WRITER_ENV ?? '{}') } });
     const servicesBefore = [procStats(kafka.pid).cpu, procStats(s3.pid).cpu];
     const t1 = process.hrtime.bigint();
     const writer = startWriter(env);
@@ -149,12 +168,30 @@ try {
       if ((marks.length === 1 && consumed > 0) || (marks.length === 2 && consumed === n)) {
         marks.push({ t: process.hrtime.bigint(), cpu: machineCpu() });
       }
-      return sum(metrics, 'cdcw_committed_offset') === n;
-    }, { timeoutMs: 900000, intervalMs: 100, what: 'cdc-writer committing every message' });
+      return stopAtEnd ? consumed === n : sum(metrics, 'cdcw_committed_offset') === n;
+    }, { timeoutMs: 900000, intervalMs: 100, what: stopAtEnd ? 'cdc-writer consuming every message' : 'cdc-writer committing every message' });
+    let threads = threadCpu(writer.pid);
+    if (stopAtEnd) {
+      // SIGTERM: the last flushes and the commit; the figures are read until it exits.
+      writer.child.kill('SIGTERM');
+      let gone = false;
+      writer.exited.then(() => { gone = true; });
+      while (!gone) {
+        try {
+          stats = procStats(writer.pid);
+          threads = threadCpu(writer.pid);
+        } catch { break; } // exited (a zombie has no VmHWM)
+        await new Promise((resolve) => setTimeout(resolve, 20)); // sampling, not waiting on a condition
+      }
+      const exit = await writer.exited;
+      if (exit.code !== 0) throw new Error(`cdc-writer exited with ${JSON.stringify(exit)}: ${writer.log().slice(-2000)}`);
+    }
     const writerSecs = Number(process.hrtime.bigint() - t1) / 1e9;
     marks.push({ t: process.hrtime.bigint(), cpu: machineCpu() });
-    stats = procStats(writer.pid);
-    const threads = threadCpu(writer.pid);
+    if (!stopAtEnd) {
+      stats = procStats(writer.pid);
+      threads = threadCpu(writer.pid);
+    }
     const servicesCpu = [procStats(kafka.pid).cpu - servicesBefore[0], procStats(s3.pid).cpu - servicesBefore[1]];
     const committed = await committedOffsets(kafka.bootstrap, group, topic, partitions);
     const inKafka = committed.reduce((total, c) => total + Math.max(c.offset, 0), 0);
@@ -163,7 +200,7 @@ try {
     await writer.stop();
     if (process.env.BENCH_LOG) writeFileSync(`${process.env.BENCH_LOG}.${interval}${workers ? `.${workers}` : ''}`, writer.log());
     const b = n / writerSecs;
-    console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed; WRITE_INTERVAL_SECONDS=${interval}${workers ? `, DECODE_WORKERS=${workers}` : ''})`);
+    console.log(`(b) cdc-writer to ${env.MINIO_ENDPOINT.startsWith('file://') ? 'file://      ' : 's3rver       '}  ${Math.round(b).toLocaleString('en-US')} msgs/s (${writerSecs.toFixed(1)} s until every offset was committed${stopAtEnd ? ', by SIGTERM once all were consumed' : ''}; WRITE_INTERVAL_SECONDS=${interval}${workers ? `, DECODE_WORKERS=${workers}` : ''})`);
     console.log(`b/a                             ${(b / a).toFixed(2)}`);
     if (marks.length === 4) {
       const phase = (i) => `${(Number(marks[i + 1].t - marks[i].t) / 1e9).toFixed(1)} s (cores ${Math.round(100 * busyShare(marks[i].cpu, marks[i + 1].cpu))}% busy)`;
@@ -174,7 +211,7 @@ try {
     console.log(`cdc-writer CPU by thread        ${[...threads].map(([kind, secs]) => `${kind} ${(secs / (n / 1e6)).toFixed(1)}`).join(', ')} s per million messages (plain consumer: polling thread ${(plainPollCpu / (n / 1e6)).toFixed(2)}, whole process ${(plainCpu / (n / 1e6)).toFixed(1)})`);
     console.log(`consumer thread / plain polling ${((threads.get('consumer') ?? 0) / plainPollCpu).toFixed(2)}x (DECODE_WORKERS=${env.DECODE_WORKERS ?? 'default'})`);
     console.log(`during (b), CPU s of   ${real ? 'Apache Kafka' : 'mock Kafka'} ${servicesCpu[0].toFixed(1)}, s3rver ${servicesCpu[1].toFixed(1)} (the same 2 cores)`);
-    console.log(`files written                   ${files} (${Math.round(n / files)} rows each on average${servicesCpu[1] > 0 ? `; s3rver ${(servicesCpu[1] * 1000 / files).toFixed(1)} ms CPU per PUT` : ''})`);
+    console.log(`files written                   ${files}${stopAtEnd ? ' before the stop' : ''} (${files > 0 ? Math.round(n / files) : '-'} rows each on average${servicesCpu[1] > 0 && files > 0 ? `; s3rver ${(servicesCpu[1] * 1000 / files).toFixed(1)} ms CPU per PUT` : ''})`);
     const budget = sizeBytes(env.MAX_BUFFER_BYTES ?? '256MiB') / 1048576;
     console.log(`cdc-writer peak RSS             ${(stats.peakRss / 1048576).toFixed(0)} MiB (MAX_BUFFER_BYTES ${budget} MiB + 64 MiB = ${budget + 64} MiB)`);
   }

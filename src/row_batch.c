@@ -1,4 +1,10 @@
-/* row_batch.c -- see row_batch.h for the contract. */
+/* row_batch.c -- see row_batch.h for the contract.
+ *
+ * A column holds its values densely, in row order, nulls left out, and a
+ * validity bitmap: bit r (LSB first) set when row r has a value. The bitmap
+ * only reaches the column's last value: the rows past its end are null, so
+ * a null costs nothing but its bit, and a column added mid-batch needs
+ * nothing for the rows before it. */
 #include "row_batch.h"
 
 #include <float.h>
@@ -66,19 +72,20 @@ struct column {
     char *source_name, *file_name;
     size_t source_len;
     struct field_type type;
-    struct cell *cells;
+    struct buf valid;   /* bit r set: row r has a value; rows past its end are null */
+    struct cell *cells; /* the values, in row order, without the nulls */
     size_t ncells, cap;
     struct buf bytes;
     struct cell *items;
     size_t nitems, items_cap;
     unsigned seen;
-    uint64_t stamp; /* the last row that gave it a value */
+    uint64_t stamp; /* the last row that named it */
 };
 
 /* What a column of the previous batch grew to (row_batch_successor). */
 struct size_hint {
     char *name;
-    size_t len, cells, bytes, items;
+    size_t len, cells, bytes, items, valid;
 };
 
 struct row_batch {
@@ -95,7 +102,9 @@ struct row_batch {
     struct column *cols;
     size_t ncols, cols_cap;
     size_t rows;
-    size_t value_bytes; /* column bytes and list cells of all rows (row_batch_memory) */
+    /* What row_batch_memory() counts besides the per-row metadata: the cells of
+     * the values, their bytes and list items, and the bitmaps' bytes. */
+    size_t value_bytes;
     struct buf op, ts, source_ts, processed_at, offsets; /* per row */
     struct buf ts_null, source_ts_null;                 /* one byte per row */
     size_t hint;
@@ -121,13 +130,14 @@ struct row_batch *row_batch_new(const char *topic, int32_t partition, unsigned g
     return b;
 }
 
-static void reserve_cells(struct column *c, size_t cells, size_t bytes)
+static void reserve_cells(struct column *c, size_t cells, size_t bytes, size_t valid)
 {
     if (cells > c->cap) {
         c->cap = cells;
         c->cells = xrealloc(c->cells, c->cap * sizeof *c->cells);
     }
     buf_reserve(&c->bytes, bytes);
+    buf_reserve(&c->valid, valid);
 }
 
 struct row_batch *row_batch_successor(const struct row_batch *prev)
@@ -136,7 +146,8 @@ struct row_batch *row_batch_successor(const struct row_batch *prev)
     size_t rows = prev->rows + prev->rows / 8; /* room to grow a little without a copy */
     for (size_t i = 0; i < b->nextras; i++) {
         const struct column *c = &prev->extra[b->extras[i]];
-        reserve_cells(&b->extra[b->extras[i]], rows, c->bytes.len + c->bytes.len / 8);
+        reserve_cells(&b->extra[b->extras[i]], c->ncells + c->ncells / 8,
+                      c->bytes.len + c->bytes.len / 8, rows / 8 + 1);
     }
     buf_reserve(&b->op, rows);
     buf_reserve(&b->ts_null, rows);
@@ -152,7 +163,7 @@ struct row_batch *row_batch_successor(const struct row_batch *prev)
             b->hints[i] = (struct size_hint){
                 .name = xstrndup(c->source_name, c->source_len), .len = c->source_len,
                 .cells = c->ncells + c->ncells / 8, .bytes = c->bytes.len + c->bytes.len / 8,
-                .items = c->nitems + c->nitems / 8};
+                .items = c->nitems + c->nitems / 8, .valid = c->valid.len + c->valid.len / 8};
         }
         b->nhints = prev->ncols;
     }
@@ -174,6 +185,7 @@ static void column_free(struct column *c)
     free(c->cells);
     free(c->items);
     buf_free(&c->bytes);
+    buf_free(&c->valid);
 }
 
 void row_batch_clear(struct row_batch *b)
@@ -183,6 +195,7 @@ void row_batch_clear(struct row_batch *b)
     for (size_t i = 0; i < b->nextras; i++) {
         b->extra[b->extras[i]].ncells = 0;
         buf_reset(&b->extra[b->extras[i]].bytes);
+        buf_reset(&b->extra[b->extras[i]].valid);
     }
     b->ncols = 0;
     b->rows = 0;
@@ -226,10 +239,11 @@ size_t row_batch_rows(const struct row_batch *b)
 
 size_t row_batch_memory(const struct row_batch *b)
 {
-    /* Every column has a cell in every row, nulls included. */
+    /* A value costs its cell and its bytes, a row of a column a bit (up to the
+     * column's last value): value_bytes counts both as they are added. */
     size_t meta = b->op.len + b->ts.len + b->ts_null.len + b->source_ts.len + b->source_ts_null.len +
                   b->processed_at.len + b->offsets.len;
-    return b->rows * (b->ncols + b->nextras) * sizeof(struct cell) + meta + b->value_bytes;
+    return meta + b->value_bytes;
 }
 
 int64_t row_batch_first_offset(const struct row_batch *b)
@@ -269,13 +283,32 @@ static bool file_name_taken(const struct row_batch *b, const char *name)
     return false;
 }
 
-static void push_cell(struct column *c, struct cell cell)
+/* Gives column c a value in the row being added (row b->rows): its bit and
+ * its cell. A null is nothing: its bit stays clear, or past the bitmap's end. */
+static void put_cell(struct row_batch *b, struct column *c, struct cell cell)
 {
+    if (cell.kind == CELL_NULL)
+        return;
+    size_t byte = b->rows / 8;
+    while (c->valid.len <= byte) { /* a byte per 8 rows, the rows since its last value null */
+        buf_push(&c->valid, 0);
+        b->value_bytes++;
+    }
+    c->valid.data[byte] |= (uint8_t)(1u << (b->rows % 8));
     if (c->ncells == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 256;
+        c->cap = c->cap ? c->cap * 2 : 16;
         c->cells = xrealloc(c->cells, c->cap * sizeof *c->cells);
     }
     c->cells[c->ncells++] = cell;
+    b->value_bytes += sizeof cell;
+}
+
+/* Whether row r of column c (of a batch of `rows` rows) has a value. */
+static inline bool has_value(const struct column *c, size_t r, size_t rows)
+{
+    if (c->ncells == rows)
+        return true; /* no null at all: the common case of wide rows */
+    return r / 8 < c->valid.len && ((c->valid.data[r / 8] >> (r % 8)) & 1);
 }
 
 static struct column *add_column(struct row_batch *b, const char *name, size_t len,
@@ -308,11 +341,10 @@ static struct column *add_column(struct row_batch *b, const char *name, size_t l
         c->items_cap = h->items;
         c->items = xmalloc(c->items_cap * sizeof *c->items);
     }
+    if (h != NULL)
+        buf_reserve(&c->valid, h->valid);
     b->ncols++;
-    struct cell null_cell = {0};
-    for (size_t r = 0; r < b->rows; r++)
-        push_cell(c, null_cell); /* null in the earlier rows */
-    return c;
+    return c; /* null in the earlier rows: its bitmap starts empty */
 }
 
 /* Copies a cell from the row into the column, with its bytes and items. */
@@ -411,14 +443,15 @@ static void note_inferred(struct column *c, const struct dbz_row *row, const str
 
 /* A metadata cell of the row's (its text in row->meta) into column c;
  * returns the bytes it took. */
-static size_t push_text(struct column *c, const struct dbz_row *row, struct cell in)
+static size_t push_text(struct row_batch *b, struct column *c, const struct dbz_row *row,
+                        struct cell in)
 {
     if (in.kind == CELL_BYTES) {
         size_t off = c->bytes.len;
         buf_append(&c->bytes, row->meta.data + in.v.off, in.len);
         in.v.off = off;
     }
-    push_cell(c, in);
+    put_cell(b, c, in);
     return in.kind == CELL_BYTES ? in.len : 0;
 }
 
@@ -430,16 +463,16 @@ static void push_extras(struct row_batch *b, const struct dbz_row *row,
     size_t bytes = 0;
     struct cell ts = {.kind = rec->timestamp_ms >= 0 ? CELL_INT : CELL_NULL};
     ts.v.i = rec->timestamp_ms;
-    push_cell(&x[X_KAFKA_TIMESTAMP], ts);
+    put_cell(b, &x[X_KAFKA_TIMESTAMP], ts);
     if (b->groups & CDC_META_SOURCE) {
-        push_cell(&x[X_LSN], src->lsn);
-        push_cell(&x[X_TX_ID], src->tx_id);
-        bytes += push_text(&x[X_SEQUENCE], row, src->sequence);
-        bytes += push_text(&x[X_SNAPSHOT], row, src->snapshot);
-        bytes += push_text(&x[X_SOURCE], row, src->name);
-        bytes += push_text(&x[X_POSITION], row, src->position);
-        push_cell(&x[X_TX_ORDER], src->tx_order);
-        push_cell(&x[X_TX_COLLECTION_ORDER], src->tx_collection_order);
+        put_cell(b, &x[X_LSN], src->lsn);
+        put_cell(b, &x[X_TX_ID], src->tx_id);
+        bytes += push_text(b, &x[X_SEQUENCE], row, src->sequence);
+        bytes += push_text(b, &x[X_SNAPSHOT], row, src->snapshot);
+        bytes += push_text(b, &x[X_SOURCE], row, src->name);
+        bytes += push_text(b, &x[X_POSITION], row, src->position);
+        put_cell(b, &x[X_TX_ORDER], src->tx_order);
+        put_cell(b, &x[X_TX_COLLECTION_ORDER], src->tx_collection_order);
     }
     if (b->groups & CDC_META_KEY) {
         /* The bytes only: the writer (an upload worker) makes their text. */
@@ -451,7 +484,7 @@ static void push_extras(struct row_batch *b, const struct dbz_row *row,
             buf_append(&c->bytes, rec->key, rec->key_len);
             bytes += rec->key_len;
         }
-        push_cell(c, key);
+        put_cell(b, c, key);
     }
     if (b->groups & CDC_META_HEADERS) {
         struct column *c = &x[X_HEADERS];
@@ -462,7 +495,7 @@ static void push_extras(struct row_batch *b, const struct dbz_row *row,
             buf_append(&c->bytes, rec->headers, rec->headers_len);
             bytes += rec->headers_len;
         }
-        push_cell(c, headers);
+        put_cell(b, c, headers);
     }
     b->value_bytes += bytes;
 }
@@ -516,15 +549,9 @@ enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row,
         if (c->type.inferred)
             note_inferred(c, row, &f->cell);
         size_t before = c->bytes.len + c->nitems * sizeof(struct cell);
-        push_cell(c, copy_cell(c, row, f->cell));
+        struct cell cell = copy_cell(c, row, f->cell);
         b->value_bytes += c->bytes.len + c->nitems * sizeof(struct cell) - before;
-    }
-    struct cell null_cell = {0};
-    for (size_t i = 0; i < b->ncols; i++) {
-        if (b->cols[i].stamp != stamp) {
-            b->cols[i].stamp = stamp;
-            push_cell(&b->cols[i], null_cell);
-        }
+        put_cell(b, c, cell); /* the columns the row does not name stay null */
     }
     push_meta(b, row, rec->offset, processed_at_us);
     push_extras(b, row, rec);
@@ -666,11 +693,15 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
     const int64_t *pat = (const int64_t *)b->processed_at.data;
     const int64_t *off = (const int64_t *)b->offsets.data;
     size_t topic_len = strlen(b->topic);
+    /* Each column's next value: data columns, then the extras. */
+    size_t *next = xcalloc(b->ncols + b->nextras, sizeof *next);
+    static const struct cell null_cell = {.kind = CELL_NULL};
     for (size_t r = 0; ok && r < b->rows; r++) {
         for (size_t i = 0; ok && i < b->ncols; i++) {
             const struct column *c = &b->cols[i];
-            ok = c->type.inferred ? append_inferred(w, i, c, final[i], &c->cells[r])
-                                  : append_typed(w, i, c, &c->cells[r]);
+            const struct cell *cell = has_value(c, r, b->rows) ? &c->cells[next[i]++] : &null_cell;
+            ok = c->type.inferred ? append_inferred(w, i, c, final[i], cell)
+                                  : append_typed(w, i, c, cell);
         }
         size_t k = b->ncols;
         char op = (char)b->op.data[r];
@@ -682,7 +713,8 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
              pq_append_i32(w, k + 5, b->partition) && pq_append_i64(w, k + 6, off[r]);
         for (size_t i = 0; ok && i < b->nextras; i++) {
             const struct column *c = &b->extra[b->extras[i]];
-            const struct cell *cell = &c->cells[r];
+            const struct cell *cell =
+                has_value(c, r, b->rows) ? &c->cells[next[b->ncols + i]++] : &null_cell;
             if (b->extras[i] != X_KEY || cell->kind == CELL_NULL) {
                 ok = append_typed(w, k + META_COUNT + i, c, cell);
                 continue;
@@ -699,6 +731,7 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
     if (!ok && w != NULL)
         snprintf(err, errlen, "%s", pq_writer_error(w));
     pq_writer_free(w);
+    free(next);
     js_free(&key_scan);
     buf_free(&key_text);
     free(specs);

@@ -1,8 +1,11 @@
 /* parquet_writer.c -- see parquet.h for the contract.
  *
  * Per column, the current row group is buffered as:
- *   def / rep    one byte per level entry ("slot"): a value, a null, an
- *                empty or null list;
+ *   valid        (flat OPTIONAL columns) one bit per row: set when the row
+ *                has a value (definition level 1), clear for a null (0);
+ *                the page's levels are encoded from it directly;
+ *   def / rep    (lists only) one byte per level entry ("slot"): a value, a
+ *                null, an empty or null list;
  *   row_slots    (lists only) the first slot of each row;
  *   and either   indices into a dictionary of distinct values (while the
  *                dictionary is alive), or
@@ -49,7 +52,8 @@ struct dict {
 
 struct column {
     struct pq_column_info info;
-    struct buf def, rep, row_slots;
+    struct buf valid; /* flat OPTIONAL: bit s set when slot s has a value */
+    struct buf def, rep, row_slots; /* lists: a byte per slot, first slot of each row */
     size_t slots;
     size_t nonnull;
     bool use_dict;
@@ -243,9 +247,11 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
 
 static void dict_init(struct dict *d, bool byte_array)
 {
-    d->cap = 1024;
+    /* Small: a file of sparse rows has many columns of few values each, and
+     * a dictionary doubles as it fills. */
+    d->cap = 64;
     d->slots = xcalloc(d->cap, sizeof *d->slots);
-    d->hashes_cap = 512;
+    d->hashes_cap = 32;
     d->hashes = xmalloc(d->hashes_cap * sizeof *d->hashes);
     d->count = 0;
     d->plain_bytes = 0;
@@ -356,6 +362,7 @@ static bool is_byte_array(const struct column *c)
 
 static void column_reset(struct column *c, const struct pq_options *opts)
 {
+    buf_reset(&c->valid);
     buf_reset(&c->def);
     buf_reset(&c->rep);
     buf_reset(&c->row_slots);
@@ -380,6 +387,7 @@ static void column_reset(struct column *c, const struct pq_options *opts)
 
 static void column_free(struct column *c)
 {
+    buf_free(&c->valid);
     buf_free(&c->def);
     buf_free(&c->rep);
     buf_free(&c->row_slots);
@@ -419,14 +427,34 @@ static void dict_fall_back(struct column *c)
     c->use_dict = false;
 }
 
+/* A flat OPTIONAL column: its levels are the bits of c->valid. */
+static inline bool has_bitmap(const struct column *c)
+{
+    return c->info.max_rep == 0 && c->info.max_def > 0;
+}
+
 static void push_levels(struct column *c, uint8_t def, uint8_t rep)
 {
-    if (c->info.max_def > 0)
+    if (has_bitmap(c)) {
+        if (c->slots % 8 == 0) {
+            buf_push(&c->valid, 0);
+            c->buffered++;
+        }
+        c->valid.data[c->slots / 8] |= (uint8_t)((def != 0) << (c->slots % 8));
+    } else if (c->info.max_rep > 0) {
         buf_push(&c->def, def);
-    if (c->info.max_rep > 0)
         buf_push(&c->rep, rep);
+        c->buffered += 2;
+    }
     c->slots++;
-    c->buffered += (c->info.max_def > 0) + (c->info.max_rep > 0);
+}
+
+/* Whether slot s holds a value (rather than a null or an empty or null list). */
+static inline bool slot_has_value(const struct column *c, size_t s)
+{
+    if (has_bitmap(c))
+        return (c->valid.data[s / 8] >> (s % 8)) & 1;
+    return c->info.max_def == 0 || c->def.data[s] == c->info.max_def;
 }
 
 static void row_starts(struct column *c)
@@ -1038,6 +1066,16 @@ static void put_levels(struct buf *page, const uint8_t *levels, size_t s0, size_
     memcpy(page->data + at, &n, 4);
 }
 
+/* The same for a flat OPTIONAL column's levels, bits [s0, s1) of its bitmap. */
+static void put_level_bits(struct buf *page, const uint8_t *bits, size_t s0, size_t s1)
+{
+    size_t at = page->len;
+    buf_put_u32le(page, 0);
+    rle_encode_bits(page, bits, s0, s1 - s0);
+    uint32_t n = (uint32_t)(page->len - at - 4);
+    memcpy(page->data + at, &n, 4);
+}
+
 static void put_plain_values(struct buf *page, const struct column *c, size_t v0, size_t v1)
 {
     const struct pq_column_info *info = &c->info;
@@ -1122,10 +1160,10 @@ static bool write_column_chunk(struct pq_writer *w, struct column *c, size_t nro
     m->data_page_offset = (int64_t)w->offset;
 
     bool legacy = pq_legacy_minmax_ok(info);
-    const uint8_t *def = c->def.data;
     size_t fixed = (size_t)info->value_width;
     const uint32_t *off = is_byte_array(c) && !c->use_dict ? (const uint32_t *)c->offsets.data : NULL;
     struct pq_stats page_stats = {0};
+    bool no_null = info->max_rep == 0 && c->nonnull == c->slots; /* no level to look at */
     size_t r = 0, v = 0;
     while (r < nrows) {
         size_t r0 = r, s0 = row_slot(c, r, nrows), v0 = v;
@@ -1135,7 +1173,7 @@ static bool write_column_chunk(struct pq_writer *w, struct column *c, size_t nro
             size_t s_end = row_slot(c, r + 1, nrows);
             for (size_t s = row_slot(c, r, nrows); s < s_end; s++) {
                 bytes += (info->max_def > 0) + (info->max_rep > 0);
-                if (info->max_def == 0 || def[s] == info->max_def) {
+                if (no_null || slot_has_value(c, s)) {
                     if (c->use_dict)
                         bytes += (size_t)(bw + 7) / 8;
                     else
@@ -1150,8 +1188,10 @@ static bool write_column_chunk(struct pq_writer *w, struct column *c, size_t nro
         buf_reset(&w->page);
         if (info->max_rep > 0)
             put_levels(&w->page, c->rep.data, s0, s1, info->max_rep);
-        if (info->max_def > 0)
-            put_levels(&w->page, def, s0, s1, info->max_def);
+        if (has_bitmap(c))
+            put_level_bits(&w->page, c->valid.data, s0, s1);
+        else if (info->max_def > 0)
+            put_levels(&w->page, c->def.data, s0, s1, info->max_def);
         enum pq_encoding enc = ENC_PLAIN;
         if (c->use_dict) {
             buf_push(&w->page, (uint8_t)bw);

@@ -19,6 +19,10 @@
 
 void rle_encode_u32(struct buf *out, const uint32_t *values, size_t n, int bit_width);
 void rle_encode_u8(struct buf *out, const uint8_t *values, size_t n, int bit_width);
+/* The same for n levels of bit width 1 read from a bitmap: level k is bit
+ * start + k of bits (bit i is bits[i / 8] >> (i % 8) & 1). Gives the bytes
+ * rle_encode_u8() gives for those levels, without a byte per level. */
+void rle_encode_bits(struct buf *out, const uint8_t *bits, size_t start, size_t n);
 
 /* Bits needed for max_value, at least 1. */
 int rle_bit_width(uint32_t max_value);

@@ -318,13 +318,15 @@ test('SIGTERM during a busy run loses nothing', async () => {
   assert.equal(new Set(rows.map((r) => `${r.p}/${r.o}`)).size, 3000);
 });
 
-// Flattened records that each set 2 of 120 columns: ~50 bytes of JSON, but every
-// column holds a cell in every row, so the buffers take ~2 KB a row. Memory,
-// not message bytes, must count against MAX_BUFFER_BYTES; with a one-hour
-// interval only the memory flushes can drain them.
+// Flattened records that each set 2 of 120 columns: ~50 bytes of JSON, but the
+// buffers take ~85 bytes a row (metadata, the Kafka timestamp and key, two
+// 16-byte cells, a bit per column; the other 118 nulls no cell). Memory, not
+// message bytes, must count against MAX_BUFFER_BYTES; with a one-hour interval
+// only the memory flushes can drain them.
 test('sparse rows: buffers are bounded by the memory they take, and memory flushes alone keep consumption going', async () => {
-  const n = 60000;
-  const kafka = await startKafka({ topics: [`${topic('sparse')}:2`] });
+  // ~85 bytes a row in the buffers: 17 MB in all, past the buffers' share several times over.
+  const n = 200000;
+  const kafka = await startKafka({ topics: [`${topic('sparse')}:4`] });
   const s3 = await startS3();
   const msgs = Array.from({ length: n }, (_, i) => ({ topic: topic('sparse'), key: `s${i}`,
     value: JSON.stringify({ [`c${i % 60}`]: i, [`d${(i * 7) % 60}`]: i % 3, __op: 'c' }) }));
@@ -332,7 +334,10 @@ test('sparse rows: buffers are bounded by the memory they take, and memory flush
   for (let from = 0; from < n; from += 20000) delivered.push(...await produce(kafka.bootstrap, msgs.slice(from, from + 20000)));
   const ends = await endOffsets(kafka.bootstrap, delivered);
   const port = await freePort();
-  const budget = 16 << 20;
+  const budget = 8 << 20;
+  // What buffers get of it: librdkafka's queue and fetch an eighth each (at
+  // least 1 MiB), an eighth stays for writing.
+  const limit = budget - (2 << 20) - budget / 8;
   const writer = startWriter(writerEnv({ kafka, s3, extra: {
     CONSUMER_GROUP_ID: 'sparse', WRITE_INTERVAL_SECONDS: '3600', MAX_BUFFER_BYTES: String(budget),
     MAX_BATCH_BYTES: '8MiB', HTTP_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1',
@@ -347,13 +352,15 @@ test('sparse rows: buffers are bounded by the memory they take, and memory flush
 
   const memoryFlushes = [...writer.log().matchAll(/flushed \S+ \[\d+\] reason=memory rows=(\d+)/g)].map((m) => Number(m[1]));
   assert.ok(memoryFlushes.length >= 4, `memory flushes drained the buffers (${memoryFlushes.length} of them)`);
-  // Each file's rows took ~2 KB each in the buffers: none may hold more than the budget allows.
-  for (const rows of memoryFlushes) assert.ok(rows * 120 * 16 < budget, `a memory flush of ${rows} rows fits the budget`);
+  // Each file's rows took over 67 bytes each in the buffers (35 of metadata, two
+  // 16-byte cells): none may hold more
+  // than the buffers' share allows (counting ~50 bytes of JSON a row, they would).
+  for (const rows of memoryFlushes) assert.ok(rows * 67 < limit, `a memory flush of ${rows} rows fits the buffers' ${limit} bytes`);
   if (process.env.CDCW_SANITIZED !== '1') {
     // AddressSanitizer's shadow memory and quarantine would make RSS meaningless.
     assert.ok(hwm < budget + (64 << 20), `peak RSS ${(hwm / 1048576).toFixed(0)} MiB within MAX_BUFFER_BYTES + 64 MiB`);
   }
-  const committed = await committedOffsets(kafka.bootstrap, 'sparse', topic('sparse'), 2);
+  const committed = await committedOffsets(kafka.bootstrap, 'sparse', topic('sparse'), 4);
   for (const c of committed) assert.equal(c.offset, ends[`${topic('sparse')}/${c.partition}`], `partition ${c.partition} committed to its end`);
   const { rows } = await lakeRows(s3, mkdtempSync(join(work, 'sparse-')));
   assert.equal(rows.length, n);

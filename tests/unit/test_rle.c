@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "rle.h"
 
 #define ASSERT_BYTES(b, ...)                                                                   \
@@ -103,6 +105,58 @@ static void test_wide_bit_packing(void **state)
     buf_free(&b);
 }
 
+/* The mixed example above, read from a bitmap that starts 3 bits in. */
+static void test_bits_from_a_bitmap(void **state)
+{
+    (void)state;
+    const uint8_t levels[] = {1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1};
+    uint8_t bits[4] = {0xFF, 0, 0, 0xFF}; /* bits outside the levels are set: they must not count */
+    bits[0] = 0x07;
+    for (size_t k = 0; k < sizeof levels; k++) {
+        size_t i = 3 + k;
+        bits[i / 8] = (uint8_t)((bits[i / 8] & ~(1u << (i % 8))) | ((unsigned)levels[k] << (i % 8)));
+    }
+    struct buf b = {0};
+    rle_encode_bits(&b, bits, 3, sizeof levels);
+    ASSERT_BYTES(&b, 0x03, 0x55, 0x14, 0x01, 0x03, 0x02);
+    buf_free(&b);
+}
+
+/* Bitmaps of every density (all clear, sparse, half, dense, all set) from
+ * every start offset within a byte: the same bytes as the byte encoder. */
+static void test_bits_match_byte_levels(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static uint8_t levels[N], bits[N / 8 + 1];
+    const unsigned every[] = {0, 61, 7, 2, 1}; /* a 1 where the pseudo-random x % every == 0 */
+    uint32_t x = 12345;
+    struct buf want = {0}, got = {0};
+    for (size_t d = 0; d < sizeof every / sizeof every[0]; d++) {
+        memset(bits, 0, sizeof bits);
+        for (size_t i = 0; i < N; i++) {
+            x = x * 1103515245u + 12345u;
+            levels[i] = every[d] == 0 ? 0 : every[d] == 1 ? 1 : (x >> 16) % every[d] == 0;
+            if (d == 3 && i > 1000 && i < 1400)
+                levels[i] = 1; /* a long run inside a dense part */
+            bits[i / 8] |= (uint8_t)(levels[i] << (i % 8));
+        }
+        for (size_t start = 0; start < 16; start++) {
+            for (size_t n = 0; n + start <= N; n += n < 40 ? 1 : 997) {
+                buf_reset(&want);
+                buf_reset(&got);
+                rle_encode_u8(&want, levels + start, n, 1);
+                rle_encode_bits(&got, bits, start, n);
+                assert_int_equal(got.len, want.len);
+                if (want.len > 0)
+                    assert_memory_equal(got.data, want.data, want.len);
+            }
+        }
+    }
+    buf_free(&want);
+    buf_free(&got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +167,8 @@ int main(void)
         cmocka_unit_test(test_run_inside_literal_group_stays_literal_until_boundary),
         cmocka_unit_test(test_bit_width),
         cmocka_unit_test(test_wide_bit_packing),
+        cmocka_unit_test(test_bits_from_a_bitmap),
+        cmocka_unit_test(test_bits_match_byte_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* Unit tests of row_batch.c: a successor batch starts empty, with its
  * predecessor's buffer sizes but none of its columns; row_batch_memory()
- * counts a cell of every column in every row; the metadata columns of each
- * group, their values, and the renaming of source columns that share a name
- * with one. */
+ * counts a cell per value and a bit per row of a column, not a cell per
+ * null; the definition levels of nulls, values, all-null columns, columns
+ * added mid-batch and schema changes; the metadata columns of each group,
+ * their values, and the renaming of source columns that share a name with
+ * one. */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 
 #include "buf.h"
 #include "debezium.h"
+#include "rle.h"
 #include "row_batch.h"
 
 static bool buf_sink(void *ctx, const void *data, size_t len)
@@ -136,26 +139,27 @@ static void test_numbers_a_double_cannot_hold_are_kept_as_text(void **state)
     dbz_decoder_free(d);
 }
 
-/* Per row: one 16-byte cell per column, 35 bytes of metadata and a cell of
- * _kafka_timestamp (no optional group), the copied values. */
-static void test_memory_counts_every_cell_of_every_row(void **state)
+/* Per row: 35 bytes of metadata (no optional group, _kafka_timestamp null);
+ * per value: a 16-byte cell and its bytes; per column: a bit per row up to
+ * its last value. A null costs no cell. */
+static void test_memory_counts_values_not_nulls(void **state)
 {
     (void)state;
-    const size_t cell = sizeof(struct cell), meta = 35 + cell;
+    const size_t cell = sizeof(struct cell), meta = 35;
     struct dbz_decoder *d = dbz_decoder_new();
     struct dbz_row row = {0};
     struct row_batch *b = row_batch_new("cdc.s.public.t", 0, 0);
     assert_int_equal(row_batch_memory(b), 0);
     add(b, d, &row, "{\"after\":{\"s\":\"abcd\"},\"op\":\"c\"}", 0);
-    assert_int_equal(row_batch_memory(b), cell + meta + 4);
+    assert_int_equal(row_batch_memory(b), meta + cell + 1 + 4);
     add(b, d, &row, "{\"after\":{\"s\":\"efghij\"},\"op\":\"c\"}", 1);
-    assert_int_equal(row_batch_memory(b), 2 * (cell + meta) + 4 + 6);
-    /* A column that appears later holds a null cell in each earlier row. */
+    assert_int_equal(row_batch_memory(b), 2 * (meta + cell) + 1 + 4 + 6);
+    /* A column that appears later costs nothing in the earlier rows, nor s in this one. */
     add(b, d, &row, "{\"after\":{\"t\":\"xy\"},\"op\":\"c\"}", 2);
-    assert_int_equal(row_batch_memory(b), 3 * (2 * cell + meta) + 4 + 6 + 2);
+    assert_int_equal(row_batch_memory(b), 3 * meta + 3 * cell + 2 + 4 + 6 + 2);
 
-    /* Sparse rows: 200 rows of one field each, all names different. The JSON is
-     * ~6 KB; the buffers hold 200 x 200 cells. */
+    /* Sparse rows: 200 rows of one field each, all names different. Column i's
+     * bitmap reaches row i: i / 8 + 1 bytes, 2,600 in all; no null cells. */
     row_batch_clear(b);
     assert_int_equal(row_batch_memory(b), 0);
     char json[128], value[16];
@@ -166,8 +170,175 @@ static void test_memory_counts_every_cell_of_every_row(void **state)
         snprintf(json, sizeof json, "{\"after\":{\"c%d\":\"%s\"},\"op\":\"c\"}", i, value);
         add(b, d, &row, json, 10 + i);
     }
-    assert_int_equal(row_batch_memory(b), 200 * (200 * cell + meta) + values);
+    assert_int_equal(row_batch_memory(b), 200 * (meta + cell) + 2600 + values);
 
+    row_batch_free(b);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
+/* 10,000 flattened records that each set 2 of 120 columns: the batch takes
+ * per row its metadata, 2 cells, their digits and 120 bits, far below the
+ * 10,000 x 120 x 16 bytes of a cell per column per row. */
+static void test_sparse_memory_is_per_value(void **state)
+{
+    (void)state;
+    enum { ROWS = 10000, COLS = 120 };
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0, 0);
+    size_t digits = 0, last[COLS] = {0};
+    char json[128];
+    for (size_t i = 0; i < ROWS; i++) {
+        size_t x = i % COLS, y = (x + 1 + (i / COLS) % (COLS - 1)) % COLS; /* two different */
+        int n = snprintf(json, sizeof json, "{\"__op\":\"c\",\"c%zu\":%zu,\"c%zu\":%zu}", x, i, y,
+                         i + 7);
+        assert_true(n > 0 && (size_t)n < sizeof json);
+        char a[24], c[24];
+        digits += (size_t)snprintf(a, sizeof a, "%zu", i) + (size_t)snprintf(c, sizeof c, "%zu", i + 7);
+        last[x] = last[y] = i;
+        add(b, d, &row, json, (int64_t)i);
+    }
+    size_t bitmaps = 0;
+    for (size_t k = 0; k < COLS; k++)
+        bitmaps += last[k] / 8 + 1;
+    size_t mem = row_batch_memory(b);
+    assert_int_equal(mem, ROWS * (35 + 2 * sizeof(struct cell)) + digits + bitmaps);
+    assert_true(mem * 10 < (size_t)ROWS * COLS * sizeof(struct cell));
+    struct buf file = {0};
+    write_file(b, &file); /* every column is in the file */
+    assert_true(has(&file, "c0") && has(&file, "c119"));
+    buf_free(&file);
+    row_batch_free(b);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
+/* Uncompressed PLAIN (no dictionary): a flat column's one data page holds
+ * [4-byte length][its definition levels][its values], back to back. */
+static void write_plain(const struct row_batch *b, struct buf *out)
+{
+    struct pq_options opts;
+    pq_options_default(&opts);
+    opts.codec = PQ_CODEC_UNCOMPRESSED;
+    opts.dictionary = false;
+    char err[256];
+    buf_reset(out);
+    assert_true(row_batch_write(b, &opts, buf_sink, out, err, sizeof err));
+}
+
+/* Finds, at or after *from, the page body of an INT64 column with these
+ * levels (1: a value, 0: null) and these values, encoded by rle_encode_u8 as
+ * the reference; moves *from past it. */
+static void expect_int_column(const struct buf *file, size_t *from, const uint8_t *levels,
+                              size_t n, const int64_t *values, size_t nvalues)
+{
+    struct buf want = {0}, hybrid = {0};
+    rle_encode_u8(&hybrid, levels, n, 1);
+    buf_put_u32le(&want, (uint32_t)hybrid.len);
+    buf_append(&want, hybrid.data, hybrid.len);
+    for (size_t k = 0; k < nvalues; k++)
+        buf_append(&want, &values[k], 8); /* little-endian, as PLAIN */
+    const uint8_t *at = memmem(file->data + *from, file->len - *from, want.data, want.len);
+    if (at == NULL)
+        fail_msg("no page with the expected levels (%zu) and values (%zu) after byte %zu", n, nvalues, *from);
+    *from = (size_t)(at - file->data) + want.len;
+    buf_free(&want);
+    buf_free(&hybrid);
+}
+
+/* A value and a null in one column, a column of nulls only, and a column added
+ * in the middle of the batch, over more than a byte of rows each: their levels
+ * and values, in the file's column order. */
+static void test_definition_levels(void **state)
+{
+    (void)state;
+    enum { ROWS = 21 };
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0, 0);
+    uint8_t a_def[ROWS], none_def[ROWS] = {0}, late_def[ROWS] = {0};
+    int64_t a_val[ROWS], late_val[ROWS];
+    size_t na = 0, nlate = 0;
+    char json[160];
+    for (int i = 0; i < ROWS; i++) {
+        bool a = i % 3 != 1, late = i >= 13 && i != 17;
+        int64_t av = 7000001 + i, lv = 9000001 + i;
+        /* "a" null by absence or by an explicit null; "none" always null. */
+        int len = snprintf(json, sizeof json, "{\"after\":{");
+        if (a)
+            len += snprintf(json + len, sizeof json - (size_t)len, "\"a\":%lld,", (long long)av);
+        else if (i % 2)
+            len += snprintf(json + len, sizeof json - (size_t)len, "\"a\":null,");
+        len += snprintf(json + len, sizeof json - (size_t)len, "\"none\":null");
+        if (late)
+            len += snprintf(json + len, sizeof json - (size_t)len, ",\"late\":%lld", (long long)lv);
+        snprintf(json + len, sizeof json - (size_t)len, "},\"op\":\"c\"}");
+        if (a)
+            a_val[na++] = av;
+        if (late)
+            late_val[nlate++] = lv;
+        a_def[i] = a;
+        late_def[i] = late;
+        add(b, d, &row, json, i);
+    }
+    struct buf file = {0};
+    write_plain(b, &file);
+    size_t from = 0;
+    expect_int_column(&file, &from, a_def, ROWS, a_val, na);
+    expect_int_column(&file, &from, none_def, ROWS, NULL, 0); /* STRING, no values */
+    expect_int_column(&file, &from, late_def, ROWS, late_val, nlate);
+    buf_free(&file);
+    row_batch_free(b);
+    dbz_row_free(&row);
+    dbz_decoder_free(d);
+}
+
+/* A row refused for a schema change leaves no value in any column: the
+ * batch's file has the rows before it, the successor's starts with it. */
+static void test_schema_change_leaves_no_bits(void **state)
+{
+    (void)state;
+    static const char with_schema[] =
+        "{\"schema\":{\"type\":\"struct\",\"name\":\"x.Envelope\",\"fields\":["
+        "{\"type\":\"struct\",\"optional\":true,\"field\":\"after\",\"fields\":["
+        "{\"type\":\"int64\",\"optional\":true,\"field\":\"a\"},"
+        "{\"type\":\"int64\",\"optional\":true,\"field\":\"b\"}]},"
+        "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}]},"
+        "\"payload\":{\"after\":{\"a\":5000009,\"b\":6000009},\"op\":\"c\"}}";
+    struct dbz_decoder *d = dbz_decoder_new();
+    struct dbz_row row = {0};
+    struct row_batch *b = row_batch_new("cdc.s.public.t", 0, 0);
+    add(b, d, &row, "{\"after\":{\"a\":5000001},\"op\":\"c\"}", 0);
+    add(b, d, &row, "{\"after\":{\"b\":6000002},\"op\":\"c\"}", 1);
+    char err[256], why[256];
+    assert_int_equal(dbz_decode(d, with_schema, strlen(with_schema), &row, err, sizeof err), DBZ_ROW);
+    struct kafka_record rec = {.offset = 2, .timestamp_ms = -1};
+    size_t mem = row_batch_memory(b);
+    assert_int_equal(row_batch_add(b, &row, &rec, 1, why, sizeof why), BATCH_SCHEMA_CHANGED);
+    assert_int_equal(row_batch_memory(b), mem);
+    add(b, d, &row, "{\"after\":{\"a\":5000004},\"op\":\"c\"}", 3);
+
+    struct buf file = {0};
+    write_plain(b, &file);
+    size_t from = 0;
+    expect_int_column(&file, &from, (const uint8_t[]){1, 0, 1}, 3, (const int64_t[]){5000001, 5000004}, 2);
+    expect_int_column(&file, &from, (const uint8_t[]){0, 1, 0}, 3, (const int64_t[]){6000002}, 1);
+
+    static const char truncate[] = "{\"after\":null,\"op\":\"t\"}";
+    struct row_batch *next = row_batch_successor(b);
+    assert_int_equal(dbz_decode(d, with_schema, strlen(with_schema), &row, err, sizeof err), DBZ_ROW);
+    rec.offset = 2;
+    assert_int_equal(row_batch_add(next, &row, &rec, 1, why, sizeof why), BATCH_ADDED);
+    assert_int_equal(dbz_decode(d, truncate, strlen(truncate), &row, err, sizeof err), DBZ_ROW);
+    rec.offset = 3;
+    assert_int_equal(row_batch_add(next, &row, &rec, 1, why, sizeof why), BATCH_ADDED);
+    write_plain(next, &file);
+    from = 0;
+    expect_int_column(&file, &from, (const uint8_t[]){1, 0}, 2, (const int64_t[]){5000009}, 1);
+    expect_int_column(&file, &from, (const uint8_t[]){1, 0}, 2, (const int64_t[]){6000009}, 1);
+    buf_free(&file);
+    row_batch_free(next);
     row_batch_free(b);
     dbz_row_free(&row);
     dbz_decoder_free(d);
@@ -254,7 +425,7 @@ static void test_metadata_columns_of_each_group(void **state)
     dbz_decoder_free(d);
 }
 
-/* The metadata columns take a cell each per row, and their texts. */
+/* The metadata columns take a cell and a bit per value, and their texts; their nulls nothing. */
 static void test_memory_counts_metadata_columns(void **state)
 {
     (void)state;
@@ -265,14 +436,14 @@ static void test_memory_counts_metadata_columns(void **state)
     struct kafka_record rec = {.offset = 0, .timestamp_ms = 1, .key = "k", .key_len = 1};
     add_record(b, d, &row, "{\"after\":{\"s\":\"abcd\"},\"source\":{\"table\":\"t\"},\"op\":\"c\"}",
                &rec);
-    /* 1 data column and 10 metadata cells (_kafka_timestamp, 8 of source, the
-     * key); "abcd", the table "t" and the key "k". */
-    assert_int_equal(row_batch_memory(b), 11 * cell + 35 + 4 + 1 + 1);
+    /* 4 values, each a cell and a byte of bitmap: s, _kafka_timestamp, _cdc_source
+     * ("t") and _kafka_key ("k"); the 7 other source columns are null. */
+    assert_int_equal(row_batch_memory(b), 4 * (cell + 1) + 35 + 4 + 1 + 1);
     struct row_batch *next = row_batch_successor(b);
     assert_int_equal(row_batch_memory(next), 0);
     rec.key = NULL;
     add_record(next, d, &row, "{\"after\":{\"s\":\"abcd\"},\"op\":\"c\"}", &rec);
-    assert_int_equal(row_batch_memory(next), 11 * cell + 35 + 4);
+    assert_int_equal(row_batch_memory(next), 2 * (cell + 1) + 35 + 4);
     row_batch_free(next);
     row_batch_free(b);
     dbz_row_free(&row);
@@ -283,7 +454,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_successor_is_empty_and_keeps_no_column),
-        cmocka_unit_test(test_memory_counts_every_cell_of_every_row),
+        cmocka_unit_test(test_memory_counts_values_not_nulls),
+        cmocka_unit_test(test_sparse_memory_is_per_value),
+        cmocka_unit_test(test_definition_levels),
+        cmocka_unit_test(test_schema_change_leaves_no_bits),
         cmocka_unit_test(test_numbers_a_double_cannot_hold_are_kept_as_text),
         cmocka_unit_test(test_metadata_columns_of_each_group),
         cmocka_unit_test(test_memory_counts_metadata_columns),
