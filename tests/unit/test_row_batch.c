@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "debezium.h"
+#include "delta.h"
 #include "rle.h"
 #include "row_batch.h"
 
@@ -214,7 +215,7 @@ static void test_sparse_memory_is_per_value(void **state)
     dbz_decoder_free(d);
 }
 
-/* Uncompressed PLAIN (no dictionary): a flat column's one data page holds
+/* Uncompressed, no dictionary: a flat column's one data page holds
  * [4-byte length][its definition levels][its values], back to back. */
 static void write_plain(const struct row_batch *b, struct buf *out)
 {
@@ -228,8 +229,9 @@ static void write_plain(const struct row_batch *b, struct buf *out)
 }
 
 /* Finds, at or after *from, the page body of an INT64 column with these
- * levels (1: a value, 0: null) and these values, encoded by rle_encode_u8 as
- * the reference; moves *from past it. */
+ * levels (1: a value, 0: null, encoded by rle_encode_u8 as the reference) and
+ * these values (PLAIN, or DELTA_BINARY_PACKED where smaller); moves *from
+ * past it. */
 static void expect_int_column(const struct buf *file, size_t *from, const uint8_t *levels,
                               size_t n, const int64_t *values, size_t nvalues)
 {
@@ -237,8 +239,14 @@ static void expect_int_column(const struct buf *file, size_t *from, const uint8_
     rle_encode_u8(&hybrid, levels, n, 1);
     buf_put_u32le(&want, (uint32_t)hybrid.len);
     buf_append(&want, hybrid.data, hybrid.len);
-    for (size_t k = 0; k < nvalues; k++)
-        buf_append(&want, &values[k], 8); /* little-endian, as PLAIN */
+    struct buf delta = {0}; /* the writer takes DELTA_BINARY_PACKED where it is smaller */
+    delta_encode(&delta, (const uint8_t *)values, nvalues, 8);
+    if (delta.len < nvalues * 8)
+        buf_append(&want, delta.data, delta.len);
+    else
+        for (size_t k = 0; k < nvalues; k++)
+            buf_append(&want, &values[k], 8); /* little-endian, as PLAIN */
+    buf_free(&delta);
     const uint8_t *at = memmem(file->data + *from, file->len - *from, want.data, want.len);
     if (at == NULL)
         fail_msg("no page with the expected levels (%zu) and values (%zu) after byte %zu", n, nvalues, *from);
