@@ -4,7 +4,9 @@
  * validity bitmap: bit r (LSB first) set when row r has a value. The bitmap
  * only reaches the column's last value: the rows past its end are null, so
  * a null costs nothing but its bit, and a column added mid-batch needs
- * nothing for the rows before it. */
+ * nothing for the rows before it. Until a value comes after a null, the
+ * values are the first rows' and the bitmap is left empty: a column without
+ * nulls (most of a wide table's) costs no bit at all. */
 #include "row_batch.h"
 
 #include <float.h>
@@ -72,7 +74,8 @@ struct column {
     char *source_name, *file_name;
     size_t source_len;
     struct field_type type;
-    struct buf valid;   /* bit r set: row r has a value; rows past its end are null */
+    struct buf valid;   /* bit r set: row r has a value; rows past its end are null
+                           (empty: the first ncells rows have one) */
     struct cell *cells; /* the values, in row order, without the nulls */
     size_t ncells, cap;
     struct buf bytes;
@@ -284,17 +287,25 @@ static bool file_name_taken(const struct row_batch *b, const char *name)
 }
 
 /* Gives column c a value in the row being added (row b->rows): its bit and
- * its cell. A null is nothing: its bit stays clear, or past the bitmap's end. */
-static void put_cell(struct row_batch *b, struct column *c, struct cell cell)
+ * its cell. A null is nothing: its bit stays clear, or past the bitmap's end.
+ * put_cell() below takes the common case inline. */
+static void put_cell_slow(struct row_batch *b, struct column *c, struct cell cell)
 {
-    if (cell.kind == CELL_NULL)
-        return;
-    size_t byte = b->rows / 8;
-    while (c->valid.len <= byte) { /* a byte per 8 rows, the rows since its last value null */
-        buf_push(&c->valid, 0);
-        b->value_bytes++;
+    if (c->valid.len == 0 && c->ncells < b->rows) { /* a value after a null: the bitmap starts */
+        for (size_t r = 0; r < c->ncells; r += 8) {
+            size_t left = c->ncells - r;
+            buf_push(&c->valid, left >= 8 ? 0xff : (uint8_t)((1u << left) - 1));
+            b->value_bytes++;
+        }
     }
-    c->valid.data[byte] |= (uint8_t)(1u << (b->rows % 8));
+    if (c->valid.len > 0 || c->ncells < b->rows) {
+        size_t byte = b->rows / 8;
+        while (c->valid.len <= byte) { /* a byte per 8 rows, the rows since its last value null */
+            buf_push(&c->valid, 0);
+            b->value_bytes++;
+        }
+        c->valid.data[byte] |= (uint8_t)(1u << (b->rows % 8));
+    }
     if (c->ncells == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
         c->cells = xrealloc(c->cells, c->cap * sizeof *c->cells);
@@ -303,11 +314,25 @@ static void put_cell(struct row_batch *b, struct column *c, struct cell cell)
     b->value_bytes += sizeof cell;
 }
 
-/* Whether row r of column c (of a batch of `rows` rows) has a value. */
-static inline bool has_value(const struct column *c, size_t r, size_t rows)
+/* A null is nothing; the common case inline: a value in a column with no
+ * null so far and room for it. */
+static inline void put_cell(struct row_batch *b, struct column *c, struct cell cell)
 {
-    if (c->ncells == rows)
-        return true; /* no null at all: the common case of wide rows */
+    if (cell.kind == CELL_NULL)
+        return;
+    if (c->valid.len == 0 && c->ncells == b->rows && c->ncells < c->cap) {
+        c->cells[c->ncells++] = cell;
+        b->value_bytes += sizeof cell;
+        return;
+    }
+    put_cell_slow(b, c, cell);
+}
+
+/* Whether row r of column c has a value. */
+static inline bool has_value(const struct column *c, size_t r)
+{
+    if (c->valid.len == 0)
+        return r < c->ncells; /* no value after a null: the common case of wide rows */
     return r / 8 < c->valid.len && ((c->valid.data[r / 8] >> (r % 8)) & 1);
 }
 
@@ -699,7 +724,7 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
     for (size_t r = 0; ok && r < b->rows; r++) {
         for (size_t i = 0; ok && i < b->ncols; i++) {
             const struct column *c = &b->cols[i];
-            const struct cell *cell = has_value(c, r, b->rows) ? &c->cells[next[i]++] : &null_cell;
+            const struct cell *cell = has_value(c, r) ? &c->cells[next[i]++] : &null_cell;
             ok = c->type.inferred ? append_inferred(w, i, c, final[i], cell)
                                   : append_typed(w, i, c, cell);
         }
@@ -714,7 +739,7 @@ bool row_batch_write(const struct row_batch *b, const struct pq_options *opts, p
         for (size_t i = 0; ok && i < b->nextras; i++) {
             const struct column *c = &b->extra[b->extras[i]];
             const struct cell *cell =
-                has_value(c, r, b->rows) ? &c->cells[next[b->ncols + i]++] : &null_cell;
+                has_value(c, r) ? &c->cells[next[b->ncols + i]++] : &null_cell;
             if (b->extras[i] != X_KEY || cell->kind == CELL_NULL) {
                 ok = append_typed(w, k + META_COUNT + i, c, cell);
                 continue;

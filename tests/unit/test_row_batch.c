@@ -141,8 +141,8 @@ static void test_numbers_a_double_cannot_hold_are_kept_as_text(void **state)
 }
 
 /* Per row: 35 bytes of metadata (no optional group, _kafka_timestamp null);
- * per value: a 16-byte cell and its bytes; per column: a bit per row up to
- * its last value. A null costs no cell. */
+ * per value: a 16-byte cell and its bytes; per column with a value after a
+ * null: a bit per row up to its last value. A null costs no cell. */
 static void test_memory_counts_values_not_nulls(void **state)
 {
     (void)state;
@@ -152,15 +152,20 @@ static void test_memory_counts_values_not_nulls(void **state)
     struct row_batch *b = row_batch_new("cdc.s.public.t", 0, 0);
     assert_int_equal(row_batch_memory(b), 0);
     add(b, d, &row, "{\"after\":{\"s\":\"abcd\"},\"op\":\"c\"}", 0);
-    assert_int_equal(row_batch_memory(b), meta + cell + 1 + 4);
+    assert_int_equal(row_batch_memory(b), meta + cell + 4);
     add(b, d, &row, "{\"after\":{\"s\":\"efghij\"},\"op\":\"c\"}", 1);
-    assert_int_equal(row_batch_memory(b), 2 * (meta + cell) + 1 + 4 + 6);
-    /* A column that appears later costs nothing in the earlier rows, nor s in this one. */
+    assert_int_equal(row_batch_memory(b), 2 * (meta + cell) + 4 + 6);
+    /* A column that appears later costs a bit per row up to its value (a byte
+     * here), nothing for the earlier rows' values; s's null nothing. */
     add(b, d, &row, "{\"after\":{\"t\":\"xy\"},\"op\":\"c\"}", 2);
-    assert_int_equal(row_batch_memory(b), 3 * meta + 3 * cell + 2 + 4 + 6 + 2);
+    assert_int_equal(row_batch_memory(b), 3 * meta + 3 * cell + 1 + 4 + 6 + 2);
+    /* s's value after its null starts its bitmap: rows 0, 1 and 3, one byte. */
+    add(b, d, &row, "{\"after\":{\"s\":\"k\"},\"op\":\"c\"}", 3);
+    assert_int_equal(row_batch_memory(b), 4 * meta + 4 * cell + 2 + 4 + 6 + 2 + 1);
 
     /* Sparse rows: 200 rows of one field each, all names different. Column i's
-     * bitmap reaches row i: i / 8 + 1 bytes, 2,600 in all; no null cells. */
+     * bitmap reaches row i: i / 8 + 1 bytes, 2,599 in all (column 0 has none,
+     * its value being in the first row); no null cells. */
     row_batch_clear(b);
     assert_int_equal(row_batch_memory(b), 0);
     char json[128], value[16];
@@ -171,7 +176,7 @@ static void test_memory_counts_values_not_nulls(void **state)
         snprintf(json, sizeof json, "{\"after\":{\"c%d\":\"%s\"},\"op\":\"c\"}", i, value);
         add(b, d, &row, json, 10 + i);
     }
-    assert_int_equal(row_batch_memory(b), 200 * (meta + cell) + 2600 + values);
+    assert_int_equal(row_batch_memory(b), 200 * (meta + cell) + 2599 + values);
 
     row_batch_free(b);
     dbz_row_free(&row);
@@ -433,7 +438,7 @@ static void test_metadata_columns_of_each_group(void **state)
     dbz_decoder_free(d);
 }
 
-/* The metadata columns take a cell and a bit per value, and their texts; their nulls nothing. */
+/* The metadata columns take a cell per value, and their texts; their nulls nothing. */
 static void test_memory_counts_metadata_columns(void **state)
 {
     (void)state;
@@ -444,14 +449,15 @@ static void test_memory_counts_metadata_columns(void **state)
     struct kafka_record rec = {.offset = 0, .timestamp_ms = 1, .key = "k", .key_len = 1};
     add_record(b, d, &row, "{\"after\":{\"s\":\"abcd\"},\"source\":{\"table\":\"t\"},\"op\":\"c\"}",
                &rec);
-    /* 4 values, each a cell and a byte of bitmap: s, _kafka_timestamp, _cdc_source
-     * ("t") and _kafka_key ("k"); the 7 other source columns are null. */
-    assert_int_equal(row_batch_memory(b), 4 * (cell + 1) + 35 + 4 + 1 + 1);
+    /* 4 values, each a cell (no null before them: no bitmap): s,
+     * _kafka_timestamp, _cdc_source ("t") and _kafka_key ("k"); the 7 other
+     * source columns are null. */
+    assert_int_equal(row_batch_memory(b), 4 * cell + 35 + 4 + 1 + 1);
     struct row_batch *next = row_batch_successor(b);
     assert_int_equal(row_batch_memory(next), 0);
     rec.key = NULL;
     add_record(next, d, &row, "{\"after\":{\"s\":\"abcd\"},\"op\":\"c\"}", &rec);
-    assert_int_equal(row_batch_memory(next), 2 * (cell + 1) + 35 + 4);
+    assert_int_equal(row_batch_memory(next), 2 * cell + 35 + 4);
     row_batch_free(next);
     row_batch_free(b);
     dbz_row_free(&row);
