@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "kafka_conf.h"
 #include "thread_name.h"
 #include "xalloc.h"
 
@@ -90,7 +91,7 @@ struct fetch_nudge *fetch_nudge_start(rd_kafka_t *rk, rd_kafka_queue_t *consumer
                                       const atomic_bool *paused, const atomic_ulong *taken,
                                       int interval_ms)
 {
-    if (rd_kafka_version() >= 0x02010000)
+    if (rd_kafka_version() >= FETCH_QUEUE_BACKOFF_VERSION)
         return NULL;
     struct fetch_nudge *n = xcalloc(1, sizeof *n);
     n->rk = rk;

@@ -1,12 +1,12 @@
-/* fetch_nudge.h -- keeps librdkafka 2.0's fetcher from sleeping while there
- * is data to fetch.
+/* fetch_nudge.h -- keeps librdkafka 2.0 and 2.1's fetcher from sleeping
+ * while there is data to fetch.
  *
- * librdkafka before 2.1 stops fetching a partition whose local queue reached
- * queued.max.messages.kbytes (or queued.min.messages) and, because no timer is
- * set for it, does not look again until something else wakes the broker
- * thread: up to a second later. A consumer that does work per message fills
- * that queue, drains it in a fraction of a second and then waits. (2.1 added
- * fetch.queue.backoff.ms for this.)
+ * librdkafka stops fetching a partition whose local queue reached
+ * queued.max.messages.kbytes (or queued.min.messages) and looks again a
+ * second later, unless something else wakes the broker thread first. A
+ * consumer that does work per message fills that queue, drains it in a
+ * fraction of a second and then waits. 2.2 made the second
+ * fetch.queue.backoff.ms, which kafka_conf.c sets; before 2.2 this nudges.
  *
  * A nudge is a request on the connection that fetches, so it is sent only
  * when the fetcher may have stopped, not whenever the queue is short:
@@ -28,7 +28,8 @@
  *   is nudged while *paused is set.
  * - fetch_nudge_due() is that rule but the watermarks, without librdkafka:
  *   one call per look, w zeroed before the first.
- * - With librdkafka 2.1 or later it starts nothing and returns NULL.
+ * - With librdkafka 2.2 or later (FETCH_QUEUE_BACKOFF_VERSION) it starts
+ *   nothing and returns NULL.
  * - fetch_nudge_stop() stops and frees the thread (NULL is fine); call it
  *   before destroying rk or queue.
  */

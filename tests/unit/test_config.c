@@ -474,6 +474,12 @@ static void test_kafka_pass_through(void **state)
     size = sizeof value;
     assert_int_equal(rd_kafka_conf_get(conf, "group.id", value, &size), RD_KAFKA_CONF_OK);
     assert_string_equal(value, "dabi2-minio-lake-writer");
+    if (rd_kafka_version() >= FETCH_QUEUE_BACKOFF_VERSION) { /* not the 1 s default */
+        size = sizeof value;
+        assert_int_equal(rd_kafka_conf_get(conf, "fetch.queue.backoff.ms", value, &size),
+                         RD_KAFKA_CONF_OK);
+        assert_string_equal(value, "20");
+    }
     rd_kafka_conf_destroy(conf);
     config_free(&cfg);
     unlink(path);
