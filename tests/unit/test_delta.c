@@ -10,14 +10,8 @@
 
 #include <string.h>
 
+#include "assert_bytes.h"
 #include "delta.h"
-
-#define ASSERT_BYTES(b, ...)                                                                   \
-    do {                                                                                       \
-        const uint8_t expected[] = {__VA_ARGS__};                                              \
-        assert_int_equal((b)->len, sizeof expected);                                           \
-        assert_memory_equal((b)->data, expected, sizeof expected);                             \
-    } while (0)
 
 /* 1, 2, 3, 4, 5: every delta is the smallest (1), so each miniblock is 0 bits
  * wide and has no body. Header: 128 (80 01), 4 miniblocks, 5 values, first

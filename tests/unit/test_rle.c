@@ -8,14 +8,8 @@
 
 #include <string.h>
 
+#include "assert_bytes.h"
 #include "rle.h"
-
-#define ASSERT_BYTES(b, ...)                                                                   \
-    do {                                                                                       \
-        const uint8_t expected[] = {__VA_ARGS__};                                              \
-        assert_int_equal((b)->len, sizeof expected);                                           \
-        assert_memory_equal((b)->data, expected, sizeof expected);                             \
-    } while (0)
 
 /* The specification's example: 0..7 with bit width 3 packs to
  * 10001000 11000110 11111010; one group of 8 gives the header (1 << 1) | 1. */

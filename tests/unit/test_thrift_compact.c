@@ -6,14 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "assert_bytes.h"
 #include "thrift_compact.h"
-
-#define ASSERT_BYTES(b, ...)                                                                   \
-    do {                                                                                       \
-        const uint8_t expected[] = {__VA_ARGS__};                                              \
-        assert_int_equal((b)->len, sizeof expected);                                           \
-        assert_memory_equal((b)->data, expected, sizeof expected);                             \
-    } while (0)
 
 static void test_short_field_header_and_zigzag(void **state)
 {
