@@ -242,8 +242,9 @@ size_t row_batch_rows(const struct row_batch *b)
 
 size_t row_batch_memory(const struct row_batch *b)
 {
-    /* A value costs its cell and its bytes, a row of a column a bit (up to the
-     * column's last value): value_bytes counts both as they are added. */
+    /* A value costs its cell and its bytes, and a column with a value after a
+     * null a bit per row up to its last value: value_bytes counts both as they
+     * are added. */
     size_t meta = b->op.len + b->ts.len + b->ts_null.len + b->source_ts.len + b->source_ts_null.len +
                   b->processed_at.len + b->offsets.len;
     return meta + b->value_bytes;

@@ -65,8 +65,9 @@ enum batch_add row_batch_add(struct row_batch *b, const struct dbz_row *row,
 
 size_t row_batch_rows(const struct row_batch *b);
 /* Bytes the buffered rows take in the column buffers: a 16-byte cell and the
- * copied bytes of each value (a null takes none), each column's validity
- * bitmap (a bit per row, up to the column's last value) and the metadata.
+ * copied bytes of each value (a null takes none), the validity bitmap of each
+ * column with a value after a null (a bit per row, up to its last value) and
+ * the metadata.
  * Capacity not yet used is not counted. Constant time, so it can be asked
  * after every row. */
 size_t row_batch_memory(const struct row_batch *b);
