@@ -33,6 +33,7 @@ import {
 } from '../tests/harness/services.mjs';
 import { startRealKafka } from '../tests/harness/real_services.mjs';
 import { parsePrometheusText, sum } from '../tests/harness/prom_text.mjs';
+import { envelopeValue } from './envelope.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sparse = process.env.BENCH_SHAPE === 'sparse';
@@ -43,7 +44,6 @@ if (process.argv[4]) {
   process.env.CDCW_BIN = join(process.argv[4], 'cdc-writer');
 }
 const topic = 'cdc.oltp_dabi.public.bench';
-const pad = 'x'.repeat(560);
 
 // Column x = i % 120 and another one, different, that moves with i / 120, so
 // that the batch's columns are all 120; an integer in one, a text in the other.
@@ -54,14 +54,7 @@ function sparseMessage(i) {
 
 function message(i) {
   if (sparse) return sparseMessage(i);
-  return { topic, key: `k${i}`, value: JSON.stringify({
-    before: null,
-    after: { id: i, customer_id: i % 9973, status: ['new', 'paid', 'shipped'][i % 3], amount: (i % 100000) / 100,
-      email: `user${i % 50000}@example.com`, created_at: 1735689600000000 + i, note: pad },
-    source: { version: '2.7.3.Final', connector: 'postgresql', name: 'shop', ts_ms: 1735689600000 + i, db: 'shop',
-      schema: 'public', table: 'bench', txId: i, lsn: 24023128 + i },
-    op: 'c', ts_ms: 1735689600000 + i,
-  }) };
+  return { topic, key: `k${i}`, value: envelopeValue(i, 'bench') };
 }
 
 // Jiffies of the whole machine: all, and busy (all but idle and iowait).

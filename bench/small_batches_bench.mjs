@@ -28,6 +28,7 @@ import {
 } from '../tests/harness/services.mjs';
 import { startRealKafka } from '../tests/harness/real_services.mjs';
 import { parsePrometheusText, sum } from '../tests/harness/prom_text.mjs';
+import { envelopeValue } from './envelope.mjs';
 
 const which = process.argv[2] ?? 'both';
 const n = Number(process.argv[3] ?? 30000);
@@ -35,18 +36,10 @@ const partitions = Number(process.argv[4] ?? 16);
 const topic = 'cdc.oltp_dabi.public.small';
 // BENCH_WRITERS=name=path,...: each cdc-writer binary in turn as (b), in its own group.
 const writers = (process.env.BENCH_WRITERS ?? `built=${binaries.cdcWriter}`).split(',').map((w) => w.split('='));
-const pad = 'x'.repeat(560);
 
-// The envelope of bench/pipeline_bench.mjs: schemaless, about 1 KB.
+// The benchmarks' envelope (bench/envelope.mjs), one partition after another.
 function message(i) {
-  return { topic, partition: i % partitions, key: `k${i}`, value: JSON.stringify({
-    before: null,
-    after: { id: i, customer_id: i % 9973, status: ['new', 'paid', 'shipped'][i % 3], amount: (i % 100000) / 100,
-      email: `user${i % 50000}@example.com`, created_at: 1735689600000000 + i, note: pad },
-    source: { version: '2.7.3.Final', connector: 'postgresql', name: 'shop', ts_ms: 1735689600000 + i, db: 'shop',
-      schema: 'public', table: 'small', txId: i, lsn: 24023128 + i },
-    op: 'c', ts_ms: 1735689600000 + i,
-  }) };
+  return { topic, partition: i % partitions, key: `k${i}`, value: envelopeValue(i, 'small') };
 }
 
 // cdc-writer's own consumer properties at the default MAX_BUFFER_BYTES (256 MiB):

@@ -33,6 +33,7 @@ import {
 } from '../../tests/harness/services.mjs';
 import { startRealKafka, startMinio, ensureStack, stackCache, python } from '../../tests/harness/real_services.mjs';
 import { parsePrometheusText, sum } from '../../tests/harness/prom_text.mjs';
+import { envelopeValue } from '../envelope.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const n = Number(process.env.PEERS_MESSAGES ?? 1000000);
@@ -40,19 +41,11 @@ const partitions = Number(process.env.PEERS_PARTITIONS ?? 64);
 const interval = process.env.PEERS_INTERVAL ?? '10';
 if (process.env.CDCW_BUILD) process.env.CDCW_BIN = join(process.env.CDCW_BUILD, 'cdc-writer');
 const topic = 'cdc.oltp_dabi.public.bench';
-const pad = 'x'.repeat(560);
 const timeoutMs = 20 * 60000;
 
-// The envelope of bench/pipeline_bench.mjs: schemaless, about 1 KB.
+// The benchmarks' envelope (bench/envelope.mjs).
 function message(i) {
-  return { topic, key: `k${i}`, value: JSON.stringify({
-    before: null,
-    after: { id: i, customer_id: i % 9973, status: ['new', 'paid', 'shipped'][i % 3], amount: (i % 100000) / 100,
-      email: `user${i % 50000}@example.com`, created_at: 1735689600000000 + i, note: pad },
-    source: { version: '2.7.3.Final', connector: 'postgresql', name: 'shop', ts_ms: 1735689600000 + i, db: 'shop',
-      schema: 'public', table: 'bench', txId: i, lsn: 24023128 + i },
-    op: 'c', ts_ms: 1735689600000 + i,
-  }) };
+  return { topic, key: `k${i}`, value: envelopeValue(i, 'bench') };
 }
 
 // CPU seconds of a process and of the children it waited for (clock ticks of 1/100 s).
