@@ -46,7 +46,7 @@ function message(i) {
 // see kafka_conf_build(); the harness's session and heartbeat settings are kafka_tool's too.
 const writerProps = [
   'enable.auto.offset.store=false', 'partition.assignment.strategy=cooperative-sticky', 'client.id=cdc-writer',
-  'queued.max.messages.kbytes=32768', 'fetch.max.bytes=33554432',
+  'queued.max.messages.kbytes=32768', 'fetch.max.bytes=33554432', 'fetch.queue.backoff.ms=20',
 ];
 
 async function produceSingles(bootstrap) {
