@@ -353,8 +353,8 @@ test('sparse rows: buffers are bounded by the memory they take, and memory flush
   const memoryFlushes = [...writer.log().matchAll(/flushed \S+ \[\d+\] reason=memory rows=(\d+)/g)].map((m) => Number(m[1]));
   assert.ok(memoryFlushes.length >= 4, `memory flushes drained the buffers (${memoryFlushes.length} of them)`);
   // Each file's rows took over 67 bytes each in the buffers (35 of metadata, two
-  // 16-byte cells): none may hold more
-  // than the buffers' share allows (counting ~50 bytes of JSON a row, they would).
+  // 16-byte cells): none may hold more than the buffers' share allows (counting
+  // ~50 bytes of JSON a row, they would).
   for (const rows of memoryFlushes) assert.ok(rows * 67 < limit, `a memory flush of ${rows} rows fits the buffers' ${limit} bytes`);
   if (process.env.CDCW_SANITIZED !== '1') {
     // AddressSanitizer's shadow memory and quarantine would make RSS meaningless.
